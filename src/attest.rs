@@ -1,0 +1,189 @@
+//! `chainlet attest`: the step's job. Wires the stages from the resolved config:
+//! collect → subjects → formats → signing → storage.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::Failure;
+use crate::cli::AttestArgs;
+use crate::collect::{self, RunContext, RunRecord};
+use crate::config::{ArtifactType, Config};
+use crate::formats::{self, Format};
+use crate::signing::{self, Signer, dsse};
+use crate::storage::{Attestation, Backend, Batch, ImageSignature, file::FileBackend};
+use crate::subjects::{self, Strictness};
+
+const DEFAULT_CONFIG_DIR: &str = "/etc/chains-config";
+
+/// Runs an attestation as the flags and config say.
+pub fn run(args: &AttestArgs) -> Result<(), Failure> {
+    let config = resolve_config(args)?;
+    if args.print_config {
+        print!("{}", config.render());
+        return Ok(());
+    }
+    let run = collect_run(args)?;
+    let strictness = if args.skip_invalid_hints {
+        Strictness::Lenient
+    } else {
+        Strictness::Strict
+    };
+    let artifacts = subjects::subjects(&run, strictness).map_err(Failure::run)?;
+
+    let taskrun_on = config.enabled(ArtifactType::TaskRun);
+    let oci_on = config.enabled(ArtifactType::Oci) && !artifacts.images.is_empty();
+    if !taskrun_on && !oci_on {
+        tracing::info!("nothing to attest: TaskRun attestations are disabled and no image needs a signature");
+        return Ok(());
+    }
+    let signer = signing::load_from_secrets(&args.signing_secrets).map_err(Failure::run)?;
+    tracing::info!(key = %signer.describe(), keyid = %signer.key_id(), "loaded signing key");
+
+    let attestation = taskrun_on.then(|| {
+        let format = Format::from_config(config.format(ArtifactType::TaskRun))
+            .expect("config validated the format");
+        let opts = formats::Options {
+            builder_id: config.get("builder.id").to_owned(),
+            build_type: config.get("builddefinition.buildtype").to_owned(),
+        };
+        let statement = formats::payload(format, &opts, &run, &artifacts);
+        let envelope = dsse::sign(&signer, dsse::INTOTO_PAYLOAD_TYPE, &statement);
+        Attestation {
+            taskrun_uid: run.context.taskrun_uid.clone(),
+            statement,
+            envelope,
+        }
+    });
+    let signatures: Vec<ImageSignature> = if oci_on {
+        artifacts
+            .images
+            .iter()
+            .map(|image| {
+                let payload = formats::simplesigning::payload(image);
+                let signature = signing::base64(&signer.sign(&payload));
+                ImageSignature {
+                    image: image.clone(),
+                    payload,
+                    signature,
+                }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+
+    store(&config, args, attestation.as_ref(), &signatures)?;
+    tracing::info!(
+        subjects = artifacts.images.len(),
+        attestation = attestation.is_some(),
+        image_signatures = signatures.len(),
+        "attested"
+    );
+    Ok(())
+}
+
+fn resolve_config(args: &AttestArgs) -> Result<Config, Failure> {
+    let default_dir = Path::new(DEFAULT_CONFIG_DIR);
+    let config_dir: Option<PathBuf> = match &args.config_dir {
+        Some(d) => Some(d.clone()),
+        None if default_dir.is_dir() => Some(default_dir.to_owned()),
+        None => None,
+    };
+    let mut config = Config::load(config_dir.as_deref(), &args.sets).map_err(Failure::usage)?;
+    if args.output_dir.is_some() {
+        config.add_file_storage();
+    }
+    let types = [ArtifactType::TaskRun, ArtifactType::Oci];
+    config.check_supported(&types).map_err(Failure::usage)?;
+    if args.output_dir.is_none()
+        && types
+            .iter()
+            .any(|t| config.enabled(*t) && config.storage(*t).iter().any(|s| s == "file"))
+    {
+        return Err(Failure::usage(
+            "storage file needs --output-dir (or CHAINLET_OUTPUT_DIR) to know where to write",
+        ));
+    }
+    Ok(config)
+}
+
+fn collect_run(args: &AttestArgs) -> Result<RunRecord, Failure> {
+    collect::check_uid(&args.taskrun_uid).map_err(Failure::usage)?;
+    let params = args
+        .params
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| Failure::usage(format!("--param {p:?}: expected NAME=VALUE")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let started_on = match &args.started_on {
+        Some(s) => Some(parse_time("--started-on", s)?),
+        None => collect::results_dir_birth(&args.results_dir),
+    };
+    let finished_on = match &args.finished_on {
+        Some(s) => parse_time("--finished-on", s)?,
+        None => SystemTime::now(),
+    };
+    Ok(RunRecord {
+        context: RunContext {
+            taskrun_name: args.taskrun_name.clone(),
+            taskrun_uid: args.taskrun_uid.clone(),
+            namespace: args.namespace.clone(),
+            task_name: args.task_name.clone(),
+            pipelinerun_name: args.pipelinerun_name.clone(),
+            pipelinerun_uid: args.pipelinerun_uid.clone(),
+        },
+        results: collect::read_results(&args.results_dir, true).map_err(Failure::run)?,
+        step_results: collect::read_step_results(&args.steps_dir).map_err(Failure::run)?,
+        params,
+        started_on,
+        finished_on: Some(finished_on),
+    })
+}
+
+fn parse_time(flag: &str, s: &str) -> Result<SystemTime, Failure> {
+    humantime::parse_rfc3339_weak(s.trim_end_matches('Z'))
+        .or_else(|_| humantime::parse_rfc3339(s))
+        .map_err(|e| Failure::usage(format!("{flag} {s:?}: not an RFC 3339 time ({e})")))
+}
+
+/// Hands each backend the parts whose artifact type lists it. Only `file` exists today; the
+/// config check has already refused every other backend.
+fn store(
+    config: &Config,
+    args: &AttestArgs,
+    attestation: Option<&Attestation>,
+    signatures: &[ImageSignature],
+) -> Result<(), Failure> {
+    let lists = |t| config.storage(t);
+    let mut names: Vec<String> = lists(ArtifactType::TaskRun);
+    names.extend(lists(ArtifactType::Oci));
+    names.sort();
+    names.dedup();
+    for name in names {
+        let batch = Batch {
+            attestation: attestation
+                .filter(|_| lists(ArtifactType::TaskRun).contains(&name)),
+            images: if lists(ArtifactType::Oci).contains(&name) {
+                signatures.iter().collect()
+            } else {
+                Vec::new()
+            },
+        };
+        if batch.attestation.is_none() && batch.images.is_empty() {
+            continue;
+        }
+        let backend: Box<dyn Backend> = match name.as_str() {
+            "file" => Box::new(FileBackend::new(
+                args.output_dir.clone().expect("checked with the config"),
+            )),
+            other => unreachable!("storage {other} passed the config check"),
+        };
+        backend.store(&batch).map_err(Failure::run)?;
+        tracing::info!(storage = backend.name(), "stored");
+    }
+    Ok(())
+}

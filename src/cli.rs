@@ -1,0 +1,125 @@
+//! The command line, defined once: every flag has its help, default and `CHAINLET_*`
+//! environment variable here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// chainlet does what the Tekton Chains controller does, inside the TaskRun's pod: it reads the
+/// task's results, writes SLSA provenance, signs it with the mounted signing-secrets keys and
+/// stores it where Chains would.
+#[derive(Debug, Parser)]
+#[command(name = "chainlet", version, about, long_about = None, propagate_version = true)]
+#[command(after_help = "Exit codes: 0 everything stored; 1 an error (one line on stderr); \
+                        2 bad usage or bad configuration.")]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "CHAINLET_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    /// Log level or filter (error, warn, info, debug, trace).
+    #[arg(long, global = true, default_value = "info", env = "CHAINLET_LOG_LEVEL")]
+    pub log_level: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Attest the run: collect results → provenance → sign → store.
+    #[command(after_help = ATTEST_EXAMPLES)]
+    Attest(AttestArgs),
+    /// Write a cosign-compatible key pair: P.key (encrypted) and P.pub.
+    #[command(after_help = "The password comes from COSIGN_PASSWORD (which may be empty) or, \
+                            on a terminal, from a prompt. Existing files are never overwritten.\n\
+                            The key works with `cosign sign-blob --key P.key` and as the \
+                            cosign.key of a signing-secrets Secret.")]
+    GenerateKeyPair(KeyPairArgs),
+    /// Print the version.
+    Version,
+}
+
+const ATTEST_EXAMPLES: &str = "\
+Examples:
+  # In a Tekton step (StepAction), with the defaults for /tekton/results and /etc/signing-secrets:
+  chainlet attest --taskrun-name $(context.taskRun.name) --taskrun-uid $(context.taskRun.uid)
+
+  # Offline, everything to files:
+  chainlet attest --results-dir R --signing-secrets S --taskrun-uid U --output-dir D \\
+      --set artifacts.taskrun.storage=file --set artifacts.oci.storage=file
+
+  # Show the resolved configuration and where each value came from:
+  chainlet attest --print-config --set artifacts.taskrun.format=slsa/v1
+
+Config keys are Chains' chains-config keys (see README). Sources, later wins: defaults <
+--config-dir files < --set.";
+
+#[derive(Debug, Args)]
+pub struct AttestArgs {
+    /// Task results written by earlier steps.
+    #[arg(long, default_value = "/tekton/results", env = "CHAINLET_RESULTS_DIR")]
+    pub results_dir: PathBuf,
+    /// StepAction step results (step-<name>/results/<name>).
+    #[arg(long, default_value = "/tekton/steps", env = "CHAINLET_STEPS_DIR")]
+    pub steps_dir: PathBuf,
+    /// The signing-secrets Secret: x509.pem, or cosign.key + cosign.password.
+    #[arg(long, default_value = "/etc/signing-secrets", env = "CHAINLET_SIGNING_SECRETS")]
+    pub signing_secrets: PathBuf,
+    /// A mounted chains-config ConfigMap (one file per key). Default: /etc/chains-config when it
+    /// exists.
+    #[arg(long, env = "CHAINLET_CONFIG_DIR")]
+    pub config_dir: Option<PathBuf>,
+    /// Set a Chains config key, e.g. --set artifacts.taskrun.format=slsa/v1. Repeatable; in the
+    /// environment variable, one KEY=VALUE per line.
+    #[arg(long = "set", value_name = "KEY=VALUE", env = "CHAINLET_SET", value_delimiter = '\n')]
+    pub sets: Vec<String>,
+    /// Directory for storage `file`; also adds `file` to every artifact type's storage.
+    #[arg(long, env = "CHAINLET_OUTPUT_DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// The TaskRun's name: $(context.taskRun.name).
+    #[arg(long, default_value = "", env = "CHAINLET_TASKRUN_NAME")]
+    pub taskrun_name: String,
+    /// The TaskRun's UID: $(context.taskRun.uid). Required.
+    #[arg(long, default_value = "", env = "CHAINLET_TASKRUN_UID")]
+    pub taskrun_uid: String,
+    /// The TaskRun's namespace: $(context.taskRun.namespace).
+    #[arg(long, default_value = "", env = "CHAINLET_NAMESPACE")]
+    pub namespace: String,
+    /// The Task's name: $(context.task.name).
+    #[arg(long, default_value = "", env = "CHAINLET_TASK_NAME")]
+    pub task_name: String,
+    /// The PipelineRun's name, when the TaskRun belongs to one: $(context.pipelineRun.name).
+    #[arg(long, default_value = "", env = "CHAINLET_PIPELINERUN_NAME")]
+    pub pipelinerun_name: String,
+    /// The PipelineRun's UID: $(context.pipelineRun.uid).
+    #[arg(long, default_value = "", env = "CHAINLET_PIPELINERUN_UID")]
+    pub pipelinerun_uid: String,
+    /// A TaskRun parameter to record (the pod cannot read them otherwise), e.g.
+    /// --param CHAINS-GIT_URL=$(params.url). Repeatable; in the environment, one per line.
+    #[arg(long = "param", value_name = "NAME=VALUE", env = "CHAINLET_PARAMS", value_delimiter = '\n')]
+    pub params: Vec<String>,
+    /// When the build started (RFC 3339). Default: when the results directory was created.
+    #[arg(long, env = "CHAINLET_STARTED_ON")]
+    pub started_on: Option<String>,
+    /// When the build finished (RFC 3339). Default: now.
+    #[arg(long, env = "CHAINLET_FINISHED_ON")]
+    pub finished_on: Option<String>,
+    /// Drop invalid type-hinted results with a warning, as Chains does, instead of failing.
+    #[arg(long, env = "CHAINLET_SKIP_INVALID_HINTS")]
+    pub skip_invalid_hints: bool,
+    /// Print the resolved configuration with the source of each value, then exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyPairArgs {
+    /// Write PREFIX.key and PREFIX.pub.
+    #[arg(long, default_value = "cosign", env = "CHAINLET_OUTPUT_KEY_PREFIX")]
+    pub output_key_prefix: PathBuf,
+}

@@ -1,0 +1,466 @@
+//! Every `chains-config` key chainlet knows, defined once: its type, the values Chains accepts,
+//! Chains' default, chainlet's default and what chainlet implements. README's config table is
+//! checked against this list by a test.
+
+/// How a key's value is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// One of a fixed set of values.
+    Enum,
+    /// A comma-separated set of values; items are trimmed, duplicates collapse, and the empty
+    /// string means "this artifact type is disabled", as in Chains.
+    List,
+    /// `true`/`false` (Go's strconv.ParseBool spellings).
+    Bool,
+    /// Free text (URLs, names).
+    Text,
+}
+
+/// One accepted value and whether chainlet implements it.
+#[derive(Debug, Clone, Copy)]
+pub struct Value {
+    pub name: &'static str,
+    /// `None` when implemented; otherwise why not yet (shown in the error).
+    pub pending: Option<&'static str>,
+}
+
+const fn ok(name: &'static str) -> Value {
+    Value {
+        name,
+        pending: None,
+    }
+}
+
+const fn later(name: &'static str, why: &'static str) -> Value {
+    Value {
+        name,
+        pending: Some(why),
+    }
+}
+
+/// A `chains-config` key.
+#[derive(Debug, Clone, Copy)]
+pub struct Key {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// Accepted values for `Enum` and `List` keys (and `Bool` values that are pending).
+    pub values: &'static [Value],
+    pub chains_default: &'static str,
+    pub default: &'static str,
+    pub help: &'static str,
+}
+
+const OCI_LATER: &str = "OCI registry storage arrives with the OCI storage work";
+const TEKTON_LATER: &str = "TaskRun annotation storage needs the TaskRun API support";
+const CLOUD_LATER: &str = "this backend is not implemented in chainlet";
+
+const FORMATS: &[Value] = &[
+    ok("in-toto"),
+    ok("slsa/v1"),
+    ok("slsa/v2alpha3"),
+    ok("slsa/v2alpha4"),
+];
+
+const STORAGE: &[Value] = &[
+    later("tekton", TEKTON_LATER),
+    later("oci", OCI_LATER),
+    later("gcs", CLOUD_LATER),
+    later("docdb", CLOUD_LATER),
+    later("grafeas", CLOUD_LATER),
+    later("kafka", CLOUD_LATER),
+    later("archivista", CLOUD_LATER),
+    ok("file"),
+];
+
+const SIGNERS: &[Value] = &[
+    ok("x509"),
+    later("kms", "KMS signing is not implemented in chainlet"),
+    ok("none"),
+];
+
+const BOOL: &[Value] = &[ok("true"), ok("false")];
+
+/// The keys, in the order README lists them.
+pub const KEYS: &[Key] = &[
+    Key {
+        name: "artifacts.taskrun.format",
+        kind: Kind::Enum,
+        values: FORMATS,
+        chains_default: "in-toto",
+        default: "slsa/v2alpha4",
+        help: "Provenance format of the TaskRun attestation. in-toto and slsa/v1 are the same \
+               SLSA v0.2 format; slsa/v2alpha3 and slsa/v2alpha4 are SLSA v1.0.",
+    },
+    Key {
+        name: "artifacts.taskrun.storage",
+        kind: Kind::List,
+        values: STORAGE,
+        chains_default: "tekton",
+        default: "tekton",
+        help: "Where the TaskRun attestation is stored, comma-separated. `file` (chainlet only) \
+               writes to --output-dir.",
+    },
+    Key {
+        name: "artifacts.taskrun.signer",
+        kind: Kind::Enum,
+        values: SIGNERS,
+        chains_default: "x509",
+        default: "x509",
+        help: "Signer of the TaskRun attestation: x509 uses the signing-secrets keys; none \
+               disables TaskRun attestations.",
+    },
+    Key {
+        name: "artifacts.pipelinerun.format",
+        kind: Kind::Enum,
+        values: FORMATS,
+        chains_default: "in-toto",
+        default: "slsa/v2alpha4",
+        help: "Provenance format of PipelineRun attestations (used when attesting a PipelineRun).",
+    },
+    Key {
+        name: "artifacts.pipelinerun.storage",
+        kind: Kind::List,
+        values: STORAGE,
+        chains_default: "tekton",
+        default: "tekton",
+        help: "Where PipelineRun attestations are stored (used when attesting a PipelineRun).",
+    },
+    Key {
+        name: "artifacts.pipelinerun.signer",
+        kind: Kind::Enum,
+        values: SIGNERS,
+        chains_default: "x509",
+        default: "x509",
+        help: "Signer of PipelineRun attestations (used when attesting a PipelineRun).",
+    },
+    Key {
+        name: "artifacts.pipelinerun.enable-deep-inspection",
+        kind: Kind::Bool,
+        values: BOOL,
+        chains_default: "false",
+        default: "false",
+        help: "Also read child TaskRun results for PipelineRun subjects.",
+    },
+    Key {
+        name: "artifacts.oci.format",
+        kind: Kind::Enum,
+        values: &[ok("simplesigning")],
+        chains_default: "simplesigning",
+        default: "simplesigning",
+        help: "Format of image signatures.",
+    },
+    Key {
+        name: "artifacts.oci.storage",
+        kind: Kind::List,
+        values: STORAGE,
+        chains_default: "oci",
+        default: "oci",
+        help: "Where image signatures are stored, comma-separated.",
+    },
+    Key {
+        name: "artifacts.oci.signer",
+        kind: Kind::Enum,
+        values: SIGNERS,
+        chains_default: "x509",
+        default: "x509",
+        help: "Signer of image signatures; none disables them.",
+    },
+    Key {
+        name: "storage.oci.repository",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "",
+        default: "",
+        help: "Repository for signatures and attestations instead of the image's own.",
+    },
+    Key {
+        name: "storage.oci.repository.insecure",
+        kind: Kind::Bool,
+        values: BOOL,
+        chains_default: "false",
+        default: "false",
+        help: "Skip TLS verification for storage.oci.repository.",
+    },
+    Key {
+        name: "storage.oci.encoding-format",
+        kind: Kind::Enum,
+        values: &[
+            ok("dsse"),
+            later("sigstore-bundle", "OCI 1.1 referrers with bundles are not implemented yet"),
+        ],
+        chains_default: "dsse",
+        default: "dsse",
+        help: "dsse: cosign's .sig/.att tags; sigstore-bundle: OCI 1.1 referrers.",
+    },
+    Key {
+        name: "storage.gcs.bucket",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "",
+        default: "",
+        help: "GCS bucket for storage gcs.",
+    },
+    Key {
+        name: "storage.docdb.url",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "",
+        default: "",
+        help: "go-cloud docstore URL for storage docdb.",
+    },
+    Key {
+        name: "storage.docdb.mongo-server-url",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "",
+        default: "",
+        help: "MongoDB server URL for storage docdb.",
+    },
+    Key {
+        name: "storage.docdb.mongo-server-url-dir",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "",
+        default: "",
+        help: "Directory holding a MONGO_SERVER_URL file.",
+    },
+    Key {
+        name: "storage.docdb.mongo-server-url-path",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "",
+        default: "",
+        help: "File holding the MongoDB server URL.",
+    },
+    Key {
+        name: "storage.grafeas.projectid",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "",
+        default: "",
+        help: "Grafeas project for storage grafeas.",
+    },
+    Key {
+        name: "storage.grafeas.noteid",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "",
+        default: "",
+        help: "Grafeas note id prefix.",
+    },
+    Key {
+        name: "storage.grafeas.notehint",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "This attestation note was generated by Tekton Chains",
+        default: "This attestation note was generated by Tekton Chains",
+        help: "Grafeas note hint.",
+    },
+    Key {
+        name: "storage.archivista.url",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "",
+        default: "",
+        help: "Archivista server for storage archivista.",
+    },
+    Key {
+        name: "storage.pubsub.provider",
+        kind: Kind::Enum,
+        values: &[ok(""), ok("inmemory"), ok("kafka")],
+        chains_default: "",
+        default: "",
+        help: "Pub/Sub provider (Chains has no storage value that reaches it).",
+    },
+    Key {
+        name: "storage.pubsub.topic",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "",
+        default: "",
+        help: "Pub/Sub topic.",
+    },
+    Key {
+        name: "storage.pubsub.kafka.bootstrap.servers",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "",
+        default: "",
+        help: "Kafka bootstrap servers.",
+    },
+    Key {
+        name: "builder.id",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "https://tekton.dev/chains/v2",
+        default: "https://tekton.dev/chains/v2",
+        help: "builder.id written into provenance.",
+    },
+    Key {
+        name: "builddefinition.buildtype",
+        kind: Kind::Enum,
+        values: &[
+            ok("https://tekton.dev/chains/v2/slsa"),
+            ok("https://tekton.dev/chains/v2/slsa-tekton"),
+        ],
+        chains_default: "https://tekton.dev/chains/v2/slsa",
+        default: "https://tekton.dev/chains/v2/slsa",
+        help: "buildType of SLSA v1.0 provenance (slsa/v2alpha3, slsa/v2alpha4).",
+    },
+    Key {
+        name: "transparency.enabled",
+        kind: Kind::Enum,
+        values: &[
+            ok("false"),
+            later("true", "Rekor upload is not implemented yet"),
+            later("manual", "Rekor upload is not implemented yet"),
+        ],
+        chains_default: "false",
+        default: "false",
+        help: "Upload to the Rekor transparency log: true, manual (per-run opt-in) or false.",
+    },
+    Key {
+        name: "transparency.url",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "https://rekor.sigstore.dev",
+        default: "https://rekor.sigstore.dev",
+        help: "Rekor server URL.",
+    },
+    Key {
+        name: "signers.x509.fulcio.enabled",
+        kind: Kind::Bool,
+        values: &[
+            ok("false"),
+            later("true", "Fulcio keyless signing is not implemented yet"),
+        ],
+        chains_default: "false",
+        default: "false",
+        help: "Sign with a short-lived Fulcio certificate instead of signing-secrets keys.",
+    },
+    Key {
+        name: "signers.x509.fulcio.address",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "https://fulcio.sigstore.dev",
+        default: "https://fulcio.sigstore.dev",
+        help: "Fulcio server URL.",
+    },
+    Key {
+        name: "signers.x509.fulcio.issuer",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "https://oauth2.sigstore.dev/auth",
+        default: "https://oauth2.sigstore.dev/auth",
+        help: "OIDC issuer for Fulcio.",
+    },
+    Key {
+        name: "signers.x509.fulcio.provider",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "",
+        default: "",
+        help: "OIDC token provider for Fulcio.",
+    },
+    Key {
+        name: "signers.x509.identity.token.file",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "",
+        default: "",
+        help: "File holding the OIDC identity token for Fulcio.",
+    },
+    Key {
+        name: "signers.x509.tuf.mirror.url",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "https://tuf-repo-cdn.sigstore.dev",
+        default: "https://tuf-repo-cdn.sigstore.dev",
+        help: "TUF mirror for Sigstore trust roots.",
+    },
+    Key {
+        name: "signers.kms.kmsref",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "",
+        default: "",
+        help: "KMS key reference (gcpkms://, awskms://, azurekms://, hashivault://).",
+    },
+    Key {
+        name: "signers.kms.auth.address",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "",
+        default: "",
+        help: "Vault address for hashivault://.",
+    },
+    Key {
+        name: "signers.kms.auth.token",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "",
+        default: "",
+        help: "Vault token.",
+    },
+    Key {
+        name: "signers.kms.auth.token-path",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "",
+        default: "",
+        help: "File holding the Vault token.",
+    },
+    Key {
+        name: "signers.kms.auth.oidc.path",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "",
+        default: "",
+        help: "Vault JWT auth path.",
+    },
+    Key {
+        name: "signers.kms.auth.oidc.role",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "",
+        default: "",
+        help: "Vault JWT auth role.",
+    },
+    Key {
+        name: "signers.kms.auth.oidc.token-path",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "/var/run/secrets/kubernetes.io/serviceaccount/token",
+        default: "/var/run/secrets/kubernetes.io/serviceaccount/token",
+        help: "File holding the OIDC token for Vault JWT auth.",
+    },
+    Key {
+        name: "signers.kms.auth.spire.sock",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "",
+        default: "",
+        help: "SPIRE agent socket for a JWT-SVID.",
+    },
+    Key {
+        name: "signers.kms.auth.spire.audience",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "",
+        default: "",
+        help: "Audience of the SPIRE JWT-SVID.",
+    },
+    Key {
+        name: "filter.managed-by",
+        kind: Kind::Text,
+        values: &[],
+        chains_default: "",
+        default: "",
+        help: "Controller-side run filter; has no effect in a pod (the step runs where it is put).",
+    },
+];
+
+/// Looks a key up by name.
+pub fn find(name: &str) -> Option<&'static Key> {
+    KEYS.iter().find(|k| k.name == name)
+}

@@ -1,0 +1,104 @@
+//! Formats: turn a [`RunRecord`] and its [`Artifacts`] into the bytes that get signed.
+//!
+//! Names follow the config values: `in-toto`/`slsa/v1` (in-toto Statement v0.1 with a SLSA v0.2
+//! predicate), `slsa/v2alpha3` and `slsa/v2alpha4` (Statement v1, SLSA v1.0), and
+//! `simplesigning` for image signatures.
+//!
+//! Serialisation follows what Chains emits (protojson of the Statement): top-level keys in the
+//! order `_type`, `subject`, `predicateType`, `predicate`; every key inside the predicate sorted;
+//! compact, no trailing newline, no HTML escaping. The same inputs and times give the same bytes.
+
+mod go_json;
+pub mod simplesigning;
+mod slsa_v1;
+mod slsa_v2;
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::collect::RunRecord;
+use crate::subjects::{Artifact, Artifacts};
+
+/// The formats of TaskRun attestations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `in-toto` and `slsa/v1`.
+    SlsaV1,
+    SlsaV2Alpha3,
+    SlsaV2Alpha4,
+}
+
+impl Format {
+    /// Maps a config value (already validated) to a format.
+    pub fn from_config(value: &str) -> Option<Self> {
+        match value {
+            "in-toto" | "slsa/v1" => Some(Format::SlsaV1),
+            "slsa/v2alpha3" => Some(Format::SlsaV2Alpha3),
+            "slsa/v2alpha4" => Some(Format::SlsaV2Alpha4),
+            _ => None,
+        }
+    }
+
+    /// The `predicateType` this format writes, as `cosign verify-attestation --type` checks it.
+    pub fn predicate_type(self) -> &'static str {
+        match self {
+            Format::SlsaV1 => slsa_v1::PREDICATE_TYPE,
+            Format::SlsaV2Alpha3 | Format::SlsaV2Alpha4 => slsa_v2::PREDICATE_TYPE,
+        }
+    }
+}
+
+/// Config values the formats read.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `builder.id`.
+    pub builder_id: String,
+    /// `builddefinition.buildtype`.
+    pub build_type: String,
+}
+
+/// A TaskRun attestation payload: the in-toto Statement's bytes.
+pub fn payload(format: Format, opts: &Options, run: &RunRecord, artifacts: &Artifacts) -> Vec<u8> {
+    let statement = match format {
+        Format::SlsaV1 => slsa_v1::statement(opts, run, artifacts),
+        Format::SlsaV2Alpha3 => slsa_v2::statement(false, opts, run, artifacts),
+        Format::SlsaV2Alpha4 => slsa_v2::statement(true, opts, run, artifacts),
+    };
+    serde_json::to_vec(&statement).expect("serialising a statement cannot fail")
+}
+
+/// An in-toto Statement in protojson's field order.
+#[derive(Serialize)]
+struct Statement {
+    #[serde(rename = "_type")]
+    type_: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    subject: Vec<Subject>,
+    #[serde(rename = "predicateType")]
+    predicate_type: &'static str,
+    /// A JSON object; serde_json's map is sorted, as protojson sorts a Struct.
+    predicate: serde_json::Value,
+}
+
+/// A subject in ResourceDescriptor field order (`name`, then `digest`).
+#[derive(Serialize)]
+struct Subject {
+    name: String,
+    digest: BTreeMap<String, String>,
+}
+
+fn subjects(list: &[Artifact]) -> Vec<Subject> {
+    list.iter()
+        .map(|a| Subject {
+            name: a.name.clone(),
+            digest: a.digest.clone(),
+        })
+        .collect()
+}
+
+/// RFC 3339 in UTC with whole seconds, as Kubernetes times appear in Chains' payloads.
+pub fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}

@@ -1,0 +1,41 @@
+//! The `chainlet` binary: parse the command line, run, map the outcome to an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use chainlet::cli::{Cli, Command, LogFormat};
+use chainlet::{attest, keygen};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, &cli.log_level);
+    let outcome = match cli.command {
+        Command::Attest(args) => attest::run(&args),
+        Command::GenerateKeyPair(args) => keygen::run(&args),
+        Command::Version => {
+            println!("chainlet {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("chainlet: error: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    match format {
+        LogFormat::Human => builder.without_time().init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

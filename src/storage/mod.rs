@@ -1,0 +1,51 @@
+//! Storage backends, named as in Chains' config (`oci`, `tekton`, …) plus chainlet's `file`.
+//!
+//! Everything is signed before anything is stored, so a signing failure stores nothing. Each
+//! backend receives the whole signed run at once and stores it all or nothing.
+
+pub mod file;
+
+use crate::signing::dsse::Envelope;
+use crate::subjects::ImageRef;
+
+/// A signed TaskRun attestation.
+#[derive(Debug, Clone)]
+pub struct Attestation {
+    pub taskrun_uid: String,
+    /// The statement, exactly the signed bytes.
+    pub statement: Vec<u8>,
+    pub envelope: Envelope,
+}
+
+/// A signed image (simple signing).
+#[derive(Debug, Clone)]
+pub struct ImageSignature {
+    pub image: ImageRef,
+    pub payload: Vec<u8>,
+    /// Standard base64 of the signature over `payload`.
+    pub signature: String,
+}
+
+/// What one backend is asked to store: the parts whose artifact type lists it.
+#[derive(Debug, Default)]
+pub struct Batch<'a> {
+    pub attestation: Option<&'a Attestation>,
+    pub images: Vec<&'a ImageSignature>,
+}
+
+/// A place signed artifacts go.
+pub trait Backend {
+    /// The config value naming this backend.
+    fn name(&self) -> &'static str;
+    /// Stores everything in the batch, or nothing.
+    fn store(&self, batch: &Batch<'_>) -> Result<(), StorageError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("storage file: {path}: {source}")]
+    File {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}

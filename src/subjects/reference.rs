@@ -1,0 +1,168 @@
+//! Image references with a digest, normalised as go-containerregistry's
+//! `name.NewDigest(...).Repository.Name()` does, since that is the subject name Chains writes
+//! and the repository cosign's tags live in.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use super::Artifact;
+
+const DEFAULT_REGISTRY: &str = "index.docker.io";
+
+/// `registry/repository@sha256:<hex>`, normalised.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ImageRef {
+    pub registry: String,
+    /// The repository path as written (without Docker Hub's implicit `library/`).
+    pub repository: String,
+    /// 64 lowercase hex characters of the sha256 manifest digest.
+    pub digest_hex: String,
+}
+
+impl ImageRef {
+    /// Parses `repo[:tag]@sha256:<64 hex>`. The tag is dropped.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut parts = s.split('@');
+        let (Some(base), Some(digest), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err("expected exactly one '@' between the image and its digest".into());
+        };
+        let hex = digest
+            .strip_prefix("sha256:")
+            .ok_or("image digest must start with \"sha256:\"")?;
+        if hex.len() != 64 || !hex.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err("image digest must be sha256: and 64 lowercase hex characters".into());
+        }
+        let base = strip_tag(base)?;
+        let (registry, repository) = split_registry(base)?;
+        Ok(Self {
+            registry,
+            repository,
+            digest_hex: hex.to_owned(),
+        })
+    }
+
+    /// The repository name as go-containerregistry's `Repository.Name()` gives it:
+    /// `index.docker.io/library/busybox`, `gcr.io/foo/bar`.
+    pub fn repo_name(&self) -> String {
+        if self.registry == DEFAULT_REGISTRY && !self.repository.contains('/') {
+            format!("{}/library/{}", self.registry, self.repository)
+        } else {
+            format!("{}/{}", self.registry, self.repository)
+        }
+    }
+
+    /// The in-toto subject for this image.
+    pub fn subject(&self) -> Artifact {
+        Artifact {
+            name: self.repo_name(),
+            digest: BTreeMap::from([("sha256".to_owned(), self.digest_hex.clone())]),
+        }
+    }
+}
+
+impl fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@sha256:{}", self.repo_name(), self.digest_hex)
+    }
+}
+
+/// Removes a `:tag` (the last `:` not followed by a `/`), validating the tag.
+fn strip_tag(base: &str) -> Result<&str, String> {
+    match base.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => {
+            if tag.is_empty()
+                || tag.len() > 128
+                || !tag
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+            {
+                return Err(format!("invalid tag {tag:?}"));
+            }
+            Ok(repo)
+        }
+        _ => Ok(base),
+    }
+}
+
+/// Splits `registry/repo`; the first component is a registry only when it is `localhost` or
+/// contains `.` or `:`, otherwise the image is on Docker Hub.
+fn split_registry(base: &str) -> Result<(String, String), String> {
+    let (registry, repo) = match base.split_once('/') {
+        Some((first, rest)) if first == "localhost" || first.contains(['.', ':']) => {
+            (first.to_owned(), rest)
+        }
+        _ => (DEFAULT_REGISTRY.to_owned(), base),
+    };
+    let registry = if registry == "docker.io" {
+        DEFAULT_REGISTRY.to_owned()
+    } else {
+        registry
+    };
+    if registry.is_empty()
+        || !registry
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b':' | b'[' | b']'))
+    {
+        return Err(format!("invalid registry {registry:?}"));
+    }
+    if registry.starts_with('.') {
+        return Err(format!("invalid registry {registry:?}"));
+    }
+    // Path components name directories in `file` storage; "." and ".." never name a real
+    // repository, so they are refused rather than followed.
+    if repo.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+        return Err(format!("invalid repository {repo:?} (empty, . or .. path component)"));
+    }
+    // go-containerregistry v0.21 required 2 characters; later versions (and the OCI
+    // distribution spec) accept 1, so chainlet does.
+    if repo.is_empty()
+        || repo.len() > 255
+        || !repo
+            .bytes()
+            .all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'/' | b'-'))
+    {
+        return Err(format!(
+            "invalid repository {repo:?} (1 to 255 characters of a-z 0-9 _ . / -)"
+        ));
+    }
+    Ok((registry, repo.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: &str = "05f95b26ed10668b7183c1e2da98610e91372fa9f510046d4ce5812addad86b4";
+
+    fn name(s: &str) -> String {
+        ImageRef::parse(&format!("{s}@sha256:{H}"))
+            .unwrap()
+            .repo_name()
+    }
+
+    #[test]
+    fn normalises_like_go_containerregistry() {
+        assert_eq!(name("gcr.io/foo/bar:tag"), "gcr.io/foo/bar");
+        assert_eq!(name("busybox"), "index.docker.io/library/busybox");
+        assert_eq!(name("docker.io/foo"), "index.docker.io/library/foo");
+        assert_eq!(name("ubuntu/x"), "index.docker.io/ubuntu/x");
+        assert_eq!(name("localhost:5000/a/b:v1"), "localhost:5000/a/b");
+        assert_eq!(name("127.0.0.1:5000/a"), "127.0.0.1:5000/a");
+    }
+
+    #[test]
+    fn rejects_what_go_containerregistry_rejects() {
+        for bad in [
+            format!("GCR.io/Foo@sha256:{H}"),
+            format!("gcr.io/foo@sha512:{H}"),
+            format!("gcr.io/foo@sha256:{}", &H[1..]),
+            format!("gcr.io/foo@sha256:{H}@sha256:{H}"),
+            "gcr.io/foo".to_string(),
+            format!("gcr.io/foo:@sha256:{H}"),
+            format!("../../etc@sha256:{H}"),
+            format!("gcr.io/a/../../b@sha256:{H}"),
+        ] {
+            assert!(ImageRef::parse(&bad).is_err(), "{bad}");
+        }
+    }
+}
