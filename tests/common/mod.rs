@@ -1,0 +1,247 @@
+//! Helpers shared by the integration tests: the chainlet binary, the shared fixtures, the real
+//! cosign binary, and pod directories.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const DIGEST_A: &str = "05f95b26ed10668b7183c1e2da98610e91372fa9f510046d4ce5812addad86b5";
+pub const DIGEST_B: &str = "2996854378975c2f8011ddf0526975d1aaf1790b404da7aad4bf25293055bc8b";
+pub const DIGEST_C: &str = "586789aa031fafc7d78a5393cdc772e0b55107ea54bb8bcf3f2cdac6c6da51ee";
+pub const UID: &str = "6b6a2a1c-7a8e-4b3f-9c1e-1234567890ab";
+
+/// The shared test vectors: `CHAINLET_FIXTURES`, default `../shared/fixtures` next to the
+/// repository. `None` (and a note on stderr) when the folder is absent.
+pub fn fixtures() -> Option<PathBuf> {
+    let dir = std::env::var_os("CHAINLET_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"));
+    if dir.join("MANIFEST.md").is_file() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIPPED: fixtures folder {} is absent (set CHAINLET_FIXTURES)",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// The real cosign binary: `CHAINLET_COSIGN`, else `cosign` on PATH. Tests that need it fail
+/// when it is missing: `.ci/run` installs it.
+pub fn cosign() -> PathBuf {
+    if let Some(p) = std::env::var_os("CHAINLET_COSIGN") {
+        return PathBuf::from(p);
+    }
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("cosign"))
+            .find(|p| p.is_file())
+    });
+    found.expect("cosign not found: run .ci/run (it installs cosign) or set CHAINLET_COSIGN")
+}
+
+/// Runs chainlet with arguments; logs are kept at warn to keep test output short.
+pub fn chainlet(args: &[&str]) -> Output {
+    chainlet_env(args, &[])
+}
+
+pub fn chainlet_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chainlet"));
+    cmd.args(args).env("CHAINLET_LOG_LEVEL", "warn");
+    for var in [
+        "CHAINLET_RESULTS_DIR",
+        "CHAINLET_SIGNING_SECRETS",
+        "CHAINLET_CONFIG_DIR",
+        "CHAINLET_SET",
+        "CHAINLET_OUTPUT_DIR",
+        "CHAINLET_STEPS_DIR",
+        "COSIGN_PASSWORD",
+    ] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("chainlet runs")
+}
+
+/// Asserts success and returns stdout.
+pub fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "command failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A pod directory: `results/`, `steps/`, `secrets/`, and an `out/` that does not exist yet.
+pub struct Pod {
+    pub root: tempfile::TempDir,
+}
+
+impl Pod {
+    pub fn new() -> Self {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("results")).unwrap();
+        std::fs::create_dir_all(root.path().join("secrets")).unwrap();
+        Self { root }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.path().join(rel)
+    }
+
+    pub fn s(&self, rel: &str) -> String {
+        self.path(rel).display().to_string()
+    }
+
+    pub fn result(&self, name: &str, value: &str) -> &Self {
+        std::fs::write(self.path("results").join(name), value).unwrap();
+        self
+    }
+
+    pub fn step_result(&self, step: &str, index: usize, name: &str, value: &str) -> &Self {
+        let dir = self.path("steps").join(format!("step-{step}/results"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), value).unwrap();
+        let link = self.path("steps").join(index.to_string());
+        if !link.exists() {
+            std::os::unix::fs::symlink(format!("step-{step}"), link).unwrap();
+        }
+        self
+    }
+
+    pub fn secret_from(&self, name: &str, src: &Path) -> &Self {
+        std::fs::copy(src, self.path("secrets").join(name)).unwrap();
+        self
+    }
+
+    pub fn secret(&self, name: &str, value: &[u8]) -> &Self {
+        std::fs::write(self.path("secrets").join(name), value).unwrap();
+        self
+    }
+
+    /// The results of the "Done when" scenario: an image pair, IMAGES, an ARTIFACT_OUTPUTS
+    /// object and the git hints.
+    pub fn typical_results(&self) -> &Self {
+        self.result("IMAGE_URL", "registry.example.com/team/app:v1\n")
+            .result("IMAGE_DIGEST", &format!("sha256:{DIGEST_A}\n"))
+            .result(
+                "IMAGES",
+                &format!("registry.example.com/team/base@sha256:{DIGEST_B}\nbusybox@sha256:{DIGEST_C}"),
+            )
+            .result(
+                "bin-ARTIFACT_OUTPUTS",
+                &format!(
+                    r#"{{"uri":"pkg:generic/app-cli@1.0","digest":"sha256:{DIGEST_B}","isBuildArtifact":"true"}}"#
+                ),
+            )
+            .result("CHAINS-GIT_URL", "https://github.com/example/app")
+            .result("CHAINS-GIT_COMMIT", "0123456789abcdef0123456789abcdef01234567")
+    }
+
+    /// `chainlet attest` fully offline into `out/`, with extra arguments.
+    pub fn attest(&self, extra: &[&str]) -> Output {
+        let mut args: Vec<String> = vec![
+            "attest".into(),
+            "--results-dir".into(),
+            self.s("results"),
+            "--steps-dir".into(),
+            self.s("steps"),
+            "--signing-secrets".into(),
+            self.s("secrets"),
+            "--output-dir".into(),
+            self.s("out"),
+            "--taskrun-uid".into(),
+            UID.into(),
+            "--taskrun-name".into(),
+            "build-run".into(),
+            "--set".into(),
+            "artifacts.taskrun.storage=file".into(),
+            "--set".into(),
+            "artifacts.oci.storage=file".into(),
+            "--started-on".into(),
+            "2026-01-02T03:04:05Z".into(),
+            "--finished-on".into(),
+            "2026-01-02T03:05:06Z".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        chainlet(&refs)
+    }
+
+    pub fn envelope_path(&self) -> PathBuf {
+        self.path(&format!("out/taskrun-{UID}/envelope.json"))
+    }
+
+    pub fn statement(&self) -> serde_json::Value {
+        let bytes = std::fs::read(self.path(&format!("out/taskrun-{UID}/statement.json"))).unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    /// Every file under `out/` (relative paths, sorted).
+    pub fn written(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        fn walk(dir: &Path, base: &Path, out: &mut Vec<String>) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, base, out);
+                } else {
+                    out.push(p.strip_prefix(base).unwrap().display().to_string());
+                }
+            }
+        }
+        walk(&self.path("out"), &self.path("out"), &mut out);
+        out.sort();
+        out
+    }
+}
+
+/// Runs `cosign verify-blob-attestation` as the README and the issue describe, returning
+/// (success, combined output).
+pub fn cosign_verify_attestation(pubkey: &Path, envelope: &Path, typ: &str) -> (bool, String) {
+    let out = Command::new(cosign())
+        .args(["verify-blob-attestation", "--insecure-ignore-tlog", "--key"])
+        .arg(pubkey)
+        .arg("--signature")
+        .arg(envelope)
+        .args(["--type", typ, "--check-claims=false", "/dev/null"])
+        .output()
+        .expect("cosign runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success() && text.contains("Verified OK"), text)
+}
+
+/// Runs `cosign verify-blob` on a signature file (base64) over a payload.
+pub fn cosign_verify_blob(pubkey: &Path, signature: &Path, blob: &Path) -> (bool, String) {
+    let out = Command::new(cosign())
+        .args(["verify-blob", "--insecure-ignore-tlog", "--key"])
+        .arg(pubkey)
+        .arg("--signature")
+        .arg(signature)
+        .arg(blob)
+        .output()
+        .expect("cosign runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success() && text.contains("Verified OK"), text)
+}
