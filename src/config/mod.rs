@@ -19,8 +19,6 @@ pub enum Source {
     Default,
     ConfigDir(PathBuf),
     Flag,
-    /// `--output-dir` adds `file` to every storage list.
-    OutputDir,
 }
 
 impl fmt::Display for Source {
@@ -29,7 +27,6 @@ impl fmt::Display for Source {
             Source::Default => f.write_str("default"),
             Source::ConfigDir(p) => write!(f, "{}", p.display()),
             Source::Flag => f.write_str("--set"),
-            Source::OutputDir => f.write_str("--output-dir"),
         }
     }
 }
@@ -45,7 +42,7 @@ pub enum ConfigError {
         origin: String,
         accepted: String,
     },
-    #[error("{key} = {value:?} (from {origin}) is not supported yet: {why}")]
+    #[error("{key} = {value:?} (from {origin}) is not supported yet: {why}; choose another value with --set {key}=…")]
     NotSupported {
         key: &'static str,
         value: String,
@@ -83,6 +80,8 @@ impl ArtifactType {
 struct Setting {
     value: String,
     source: Source,
+    /// `--output-dir` added `file` to this storage list.
+    added_file: bool,
 }
 
 /// The resolved configuration: every known key with its value and source. Values are validated
@@ -103,6 +102,7 @@ impl Config {
                     Setting {
                         value: k.default.to_owned(),
                         source: Source::Default,
+                        added_file: false,
                     },
                 )
             })
@@ -120,6 +120,7 @@ impl Config {
                     Setting {
                         value,
                         source: Source::ConfigDir(path),
+                        added_file: false,
                     },
                 );
             }
@@ -139,6 +140,7 @@ impl Config {
                 Setting {
                     value,
                     source: Source::Flag,
+                    added_file: false,
                 },
             );
         }
@@ -164,9 +166,7 @@ impl Config {
             items.push("file".into());
             items.sort();
             setting.value = items.join(",");
-            if setting.source == Source::Default {
-                setting.source = Source::OutputDir;
-            }
+            setting.added_file = true;
         }
     }
 
@@ -252,8 +252,13 @@ impl Config {
         let mut out = String::new();
         for key in KEYS {
             let s = &self.settings[key.name];
+            let added = if s.added_file {
+                ", file added by --output-dir"
+            } else {
+                ""
+            };
             out.push_str(&format!(
-                "{:width$} = {:?}  # {}\n",
+                "{:width$} = {:?}  # {}{added}\n",
                 key.name, s.value, s.source
             ));
         }

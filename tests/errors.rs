@@ -1,0 +1,210 @@
+//! Bad input: a one-line error naming the input, the documented exit code, no secret in the
+//! output, and nothing written.
+
+mod common;
+
+use common::*;
+
+/// Asserts the failure shape every bad input must have.
+fn assert_fails_cleanly(pod: &Pod, out: &std::process::Output, code: i32, names: &[&str]) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "exit code; stderr: {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line expected, got: {err}");
+    assert!(lines[0].starts_with("chainlet: error: "), "{err}");
+    for n in names {
+        assert!(err.contains(n), "error should name {n:?}: {err}");
+    }
+    assert_eq!(pod.written(), Vec::<String>::new(), "nothing may be written");
+    assert!(!pod.path("out").exists(), "the output dir must not even be created");
+}
+
+fn pod_with_cosign_key(password: &[u8]) -> Option<Pod> {
+    let fx = fixtures()?;
+    let pod = Pod::new();
+    pod.typical_results();
+    pod.secret_from("cosign.key", &fx.join("keys/zarf-cosign.key"))
+        .secret("cosign.password", password);
+    Some(pod)
+}
+
+#[test]
+fn wrong_password_names_the_files_and_never_the_password() {
+    let Some(pod) = pod_with_cosign_key(b"not-the-password") else { return };
+    let out = pod.attest(&[]);
+    assert_fails_cleanly(&pod, &out, 1, &["cosign.key", "cosign.password", "wrong password"]);
+    assert!(!stderr(&out).contains("not-the-password"));
+}
+
+#[test]
+fn right_password_with_trailing_newline_still_decrypts() {
+    let Some(pod) = pod_with_cosign_key(b"test\n") else { return };
+    ok(&pod.attest(&[]));
+}
+
+#[test]
+fn corrupt_key_is_named() {
+    let Some(pod) = pod_with_cosign_key(b"test") else { return };
+    let key = std::fs::read_to_string(pod.path("secrets/cosign.key")).unwrap();
+    // Damage the base64 body: a valid PEM frame around garbage.
+    let lines: Vec<&str> = key.lines().collect();
+    let corrupt = format!("{}\nAAAA{}\n{}\n", lines[0], &lines[1][4..], lines[lines.len() - 1]);
+    pod.secret("cosign.key", corrupt.as_bytes());
+    let out = pod.attest(&[]);
+    assert_fails_cleanly(&pod, &out, 1, &["cosign.key"]);
+}
+
+#[test]
+fn tampered_ciphertext_is_rejected() {
+    let Some(pod) = pod_with_cosign_key(b"test") else { return };
+    // Re-encode the key with one ciphertext byte changed: the secretbox MAC must catch it.
+    let pem = std::fs::read_to_string(pod.path("secrets/cosign.key")).unwrap();
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut json: serde_json::Value = serde_json::from_slice(&b64.decode(body).unwrap()).unwrap();
+    let mut ct = b64.decode(json["ciphertext"].as_str().unwrap()).unwrap();
+    ct[20] ^= 1;
+    json["ciphertext"] = b64.encode(ct).into();
+    let new = format!(
+        "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n{}\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n",
+        b64.encode(json.to_string())
+    );
+    pod.secret("cosign.key", new.as_bytes());
+    assert_fails_cleanly(&pod, &pod.attest(&[]), 1, &["cosign.key"]);
+}
+
+#[test]
+fn missing_cosign_password_is_named() {
+    let Some(pod) = pod_with_cosign_key(b"test") else { return };
+    std::fs::remove_file(pod.path("secrets/cosign.password")).unwrap();
+    assert_fails_cleanly(&pod, &pod.attest(&[]), 1, &["cosign.password"]);
+}
+
+#[test]
+fn empty_secrets_dir_says_what_was_expected() {
+    let pod = Pod::new();
+    pod.typical_results();
+    assert_fails_cleanly(&pod, &pod.attest(&[]), 1, &["x509.pem", "cosign.key"]);
+}
+
+#[test]
+fn rsa_x509_key_is_refused_by_name() {
+    let pod = Pod::new();
+    pod.typical_results();
+    let key = pod.path("secrets/x509.pem");
+    let st = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    assert_fails_cleanly(&pod, &pod.attest(&[]), 1, &["x509.pem", "RSA"]);
+}
+
+#[test]
+fn non_hex_digest_names_the_result() {
+    let Some(pod) = pod_with_cosign_key(b"test") else { return };
+    pod.result("IMAGE_DIGEST", "sha256:not-hex-at-all");
+    assert_fails_cleanly(&pod, &pod.attest(&[]), 1, &["IMAGE_URL", "sha256:not-hex-at-all"]);
+}
+
+#[test]
+fn bad_images_entry_names_the_result() {
+    let Some(pod) = pod_with_cosign_key(b"test") else { return };
+    pod.result("IMAGES", "registry.example.com/a:latest");
+    assert_fails_cleanly(&pod, &pod.attest(&[]), 1, &["IMAGES", "registry.example.com/a:latest"]);
+}
+
+#[test]
+fn malformed_artifact_outputs_names_the_result() {
+    let Some(pod) = pod_with_cosign_key(b"test") else { return };
+    pod.result("bin-ARTIFACT_OUTPUTS", "{\"uri\": \"x\", ");
+    assert_fails_cleanly(&pod, &pod.attest(&[]), 1, &["bin-ARTIFACT_OUTPUTS", "JSON object"]);
+}
+
+#[test]
+fn skip_invalid_hints_drops_them_like_chains() {
+    let Some(pod) = pod_with_cosign_key(b"test") else { return };
+    pod.result("IMAGE_DIGEST", "sha256:not-hex-at-all");
+    let out = pod.attest(&["--skip-invalid-hints"]);
+    ok(&out);
+    assert!(stderr(&out).contains("IMAGE_URL"), "the drop is logged: {}", stderr(&out));
+    let names: Vec<String> = pod.statement()["subject"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains("team/app")), "{names:?}");
+}
+
+#[test]
+fn unknown_config_key_is_a_usage_error() {
+    let Some(pod) = pod_with_cosign_key(b"test") else { return };
+    let out = pod.attest(&["--set", "artifacts.taskrun.fromat=slsa/v1"]);
+    assert_fails_cleanly(&pod, &out, 2, &["artifacts.taskrun.fromat"]);
+}
+
+#[test]
+fn invalid_config_value_lists_the_accepted_values() {
+    let Some(pod) = pod_with_cosign_key(b"test") else { return };
+    let out = pod.attest(&["--set", "artifacts.taskrun.format=slsa/v9"]);
+    assert_fails_cleanly(&pod, &out, 2, &["slsa/v9", "slsa/v2alpha4", "in-toto"]);
+}
+
+#[test]
+fn unimplemented_chains_value_fails_at_start_up() {
+    let Some(pod) = pod_with_cosign_key(b"test") else { return };
+    let out = pod.attest(&["--set", "artifacts.taskrun.storage=gcs"]);
+    assert_fails_cleanly(&pod, &out, 2, &["gcs", "not supported yet"]);
+    let out = pod.attest(&["--set", "transparency.enabled=true"]);
+    assert_fails_cleanly(&pod, &out, 2, &["transparency.enabled", "not supported yet"]);
+}
+
+#[test]
+fn bad_config_dir_value_names_the_file() {
+    let Some(pod) = pod_with_cosign_key(b"test") else { return };
+    let cfg = pod.path("config");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(cfg.join("artifacts.oci.format"), "notary\n").unwrap();
+    let out = pod.attest(&["--config-dir", cfg.to_str().unwrap()]);
+    assert_fails_cleanly(&pod, &out, 2, &["artifacts.oci.format", "notary", "simplesigning"]);
+}
+
+#[test]
+fn missing_uid_is_a_usage_error() {
+    let pod = Pod::new();
+    let out = chainlet(&[
+        "attest",
+        "--results-dir",
+        &pod.s("results"),
+        "--output-dir",
+        &pod.s("out"),
+        "--set",
+        "artifacts.taskrun.storage=file",
+        "--set",
+        "artifacts.oci.storage=file",
+    ]);
+    assert_fails_cleanly(&pod, &out, 2, &["--taskrun-uid"]);
+}
+
+#[test]
+fn symlink_out_of_the_results_dir_is_refused() {
+    let Some(pod) = pod_with_cosign_key(b"test") else { return };
+    std::os::unix::fs::symlink(pod.path("secrets/cosign.password"), pod.path("results/LEAK")).unwrap();
+    assert_fails_cleanly(&pod, &pod.attest(&[]), 1, &["LEAK", "outside the results directory"]);
+}
+
+#[test]
+fn default_storage_that_is_not_implemented_says_how_to_choose() {
+    let pod = Pod::new();
+    let out = chainlet(&["attest", "--results-dir", &pod.s("results"), "--taskrun-uid", UID]);
+    assert_fails_cleanly(&pod, &out, 2, &["artifacts.taskrun.storage", "tekton", "(from default)", "--set"]);
+}
+
+#[test]
+fn unknown_flag_is_exit_2() {
+    let out = chainlet(&["attest", "--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(2));
+}
