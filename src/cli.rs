@@ -32,7 +32,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Attest the run: collect results → provenance → sign → store.
-    #[command(after_help = ATTEST_EXAMPLES)]
+    #[command(after_help = ATTEST_EXAMPLES, args_override_self = true)]
     Attest(AttestArgs),
     /// Write a cosign-compatible key pair: P.key (encrypted) and P.pub.
     #[command(after_help = "The password comes from COSIGN_PASSWORD (which may be empty) or, \
