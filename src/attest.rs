@@ -33,7 +33,9 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
     let taskrun_on = config.enabled(ArtifactType::TaskRun);
     let oci_on = config.enabled(ArtifactType::Oci) && !artifacts.images.is_empty();
     if !taskrun_on && !oci_on {
-        tracing::info!("nothing to attest: TaskRun attestations are disabled and no image needs a signature");
+        tracing::info!(
+            "nothing to attest: TaskRun attestations are disabled and no image needs a signature"
+        );
         return Ok(());
     }
     let signer = signing::load_from_secrets(&args.signing_secrets).map_err(Failure::run)?;
@@ -165,8 +167,7 @@ fn store(
     names.dedup();
     for name in names {
         let batch = Batch {
-            attestation: attestation
-                .filter(|_| lists(ArtifactType::TaskRun).contains(&name)),
+            attestation: attestation.filter(|_| lists(ArtifactType::TaskRun).contains(&name)),
             images: if lists(ArtifactType::Oci).contains(&name) {
                 signatures.iter().collect()
             } else {

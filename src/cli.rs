@@ -10,14 +10,21 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// stores it where Chains would.
 #[derive(Debug, Parser)]
 #[command(name = "chainlet", version, about, long_about = None, propagate_version = true)]
-#[command(after_help = "Exit codes: 0 everything stored; 1 an error (one line on stderr); \
-                        2 bad usage or bad configuration.")]
+#[command(
+    after_help = "Exit codes: 0 everything stored; 1 an error (one line on stderr); \
+                        2 bad usage or bad configuration."
+)]
 pub struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "CHAINLET_LOG_FORMAT")]
     pub log_format: LogFormat,
     /// Log level or filter (error, warn, info, debug, trace).
-    #[arg(long, global = true, default_value = "info", env = "CHAINLET_LOG_LEVEL")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "info",
+        env = "CHAINLET_LOG_LEVEL"
+    )]
     pub log_level: String,
     #[command(subcommand)]
     pub command: Command,
@@ -33,12 +40,14 @@ pub enum LogFormat {
 pub enum Command {
     /// Attest the run: collect results → provenance → sign → store.
     #[command(after_help = ATTEST_EXAMPLES, args_override_self = true)]
-    Attest(AttestArgs),
+    Attest(Box<AttestArgs>),
     /// Write a cosign-compatible key pair: P.key (encrypted) and P.pub.
-    #[command(after_help = "The password comes from COSIGN_PASSWORD (which may be empty) or, \
+    #[command(
+        after_help = "The password comes from COSIGN_PASSWORD (which may be empty) or, \
                             on a terminal, from a prompt. Existing files are never overwritten.\n\
                             The key works with `cosign sign-blob --key P.key` and as the \
-                            cosign.key of a signing-secrets Secret.")]
+                            cosign.key of a signing-secrets Secret."
+    )]
     GenerateKeyPair(KeyPairArgs),
     /// Print the version.
     Version,
@@ -68,7 +77,11 @@ pub struct AttestArgs {
     #[arg(long, default_value = "/tekton/steps", env = "CHAINLET_STEPS_DIR")]
     pub steps_dir: PathBuf,
     /// The signing-secrets Secret: x509.pem, or cosign.key + cosign.password.
-    #[arg(long, default_value = "/etc/signing-secrets", env = "CHAINLET_SIGNING_SECRETS")]
+    #[arg(
+        long,
+        default_value = "/etc/signing-secrets",
+        env = "CHAINLET_SIGNING_SECRETS"
+    )]
     pub signing_secrets: PathBuf,
     /// A mounted chains-config ConfigMap (one file per key). Default: /etc/chains-config when it
     /// exists.
@@ -76,7 +89,12 @@ pub struct AttestArgs {
     pub config_dir: Option<PathBuf>,
     /// Set a Chains config key, e.g. --set artifacts.taskrun.format=slsa/v1. Repeatable; in the
     /// environment variable, one KEY=VALUE per line.
-    #[arg(long = "set", value_name = "KEY=VALUE", env = "CHAINLET_SET", value_delimiter = '\n')]
+    #[arg(
+        long = "set",
+        value_name = "KEY=VALUE",
+        env = "CHAINLET_SET",
+        value_delimiter = '\n'
+    )]
     pub sets: Vec<String>,
     /// Directory for storage `file`; also adds `file` to every artifact type's storage.
     #[arg(long, env = "CHAINLET_OUTPUT_DIR")]
@@ -101,7 +119,12 @@ pub struct AttestArgs {
     pub pipelinerun_uid: String,
     /// A TaskRun parameter to record (the pod cannot read them otherwise), e.g.
     /// --param CHAINS-GIT_URL=$(params.url). Repeatable; in the environment, one per line.
-    #[arg(long = "param", value_name = "NAME=VALUE", env = "CHAINLET_PARAMS", value_delimiter = '\n')]
+    #[arg(
+        long = "param",
+        value_name = "NAME=VALUE",
+        env = "CHAINLET_PARAMS",
+        value_delimiter = '\n'
+    )]
     pub params: Vec<String>,
     /// When the build started (RFC 3339). Default: when the results directory was created.
     #[arg(long, env = "CHAINLET_STARTED_ON")]

@@ -244,7 +244,12 @@ pub fn read_step_results(steps_dir: &Path) -> Result<Vec<StepResults>, CollectEr
             });
         }
     }
-    out.sort_by_key(|s| (order.get(&s.step).copied().unwrap_or(usize::MAX), s.step.clone()));
+    out.sort_by_key(|s| {
+        (
+            order.get(&s.step).copied().unwrap_or(usize::MAX),
+            s.step.clone(),
+        )
+    });
     Ok(out)
 }
 
@@ -271,7 +276,8 @@ mod tests {
     use super::*;
 
     fn tmp(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("chainlet-collect-{name}-{}", std::process::id()));
+        let d =
+            std::env::temp_dir().join(format!("chainlet-collect-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
@@ -282,8 +288,11 @@ mod tests {
         let d = tmp("kinds");
         std::fs::write(d.join("b"), "hello\n").unwrap();
         std::fs::write(d.join("a"), r#"["x","y"]"#).unwrap();
-        std::fs::write(d.join("c-ARTIFACT_OUTPUTS"), r#"{"uri":"u","digest":"sha256:00"}"#)
-            .unwrap();
+        std::fs::write(
+            d.join("c-ARTIFACT_OUTPUTS"),
+            r#"{"uri":"u","digest":"sha256:00"}"#,
+        )
+        .unwrap();
         let r = read_results(&d, true).unwrap();
         assert_eq!(r[0].name, "a");
         assert_eq!(r[0].value, ResultValue::Array(vec!["x".into(), "y".into()]));

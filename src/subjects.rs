@@ -218,8 +218,7 @@ fn oci_images(c: &Checker, results: &[TaskResult]) -> Result<Vec<ImageRef>, Hint
     }
     for output in artifact_objects(c, results, ARTIFACT_OUTPUTS)? {
         if output.build_artifact
-            && let Ok(img) =
-                ImageRef::parse(&format!("{}@{}", output.uri_raw, output.digest_raw))
+            && let Ok(img) = ImageRef::parse(&format!("{}@{}", output.uri_raw, output.digest_raw))
         {
             push(img);
         }
@@ -400,10 +399,7 @@ pub fn parse_digest(d: &str) -> Result<(String, String), String> {
 /// and at least one identical digest is merged into it; anything else is appended.
 pub fn append(list: &mut Vec<Artifact>, item: Artifact) {
     if let Some(existing) = list.iter_mut().find(|e| {
-        e.name == item.name
-            && e.digest
-                .iter()
-                .any(|(k, v)| item.digest.get(k) == Some(v))
+        e.name == item.name && e.digest.iter().any(|(k, v)| item.digest.get(k) == Some(v))
     }) {
         existing.digest.extend(item.digest);
     } else {
@@ -459,7 +455,10 @@ mod tests {
         let r = run(vec![
             s("IMAGE_URL", "gcr.io/a"),
             s("IMAGE_DIGEST", "sha256:bad"),
-            obj("x-ARTIFACT_OUTPUTS", &[("uri", "gcr.io/b"), ("digest", "sha256:basd-sha")]),
+            obj(
+                "x-ARTIFACT_OUTPUTS",
+                &[("uri", "gcr.io/b"), ("digest", "sha256:basd-sha")],
+            ),
         ]);
         assert!(subjects(&r, Strictness::Strict).is_err());
         let a = subjects(&r, Strictness::Lenient).unwrap();

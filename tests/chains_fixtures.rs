@@ -21,7 +21,9 @@ const FINISHED: &str = "2026-01-02T03:05:06Z";
 fn results_from_example(yaml: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for line in yaml.lines().map(str::trim) {
-        let Some(rest) = line.strip_prefix("echo ") else { continue };
+        let Some(rest) = line.strip_prefix("echo ") else {
+            continue;
+        };
         let (no_newline, rest) = match rest.strip_prefix("-n ") {
             Some(r) => (true, r),
             None => (false, rest),
@@ -89,7 +91,10 @@ fn assert_v1_matches(ours: &Value, expected: &Value) {
     for key in ["builder", "buildType"] {
         assert_eq!(o[key], e[key], "predicate.{key}");
     }
-    assert_eq!(o["invocation"]["configSource"], e["invocation"]["configSource"]);
+    assert_eq!(
+        o["invocation"]["configSource"],
+        e["invocation"]["configSource"]
+    );
     assert_eq!(o["invocation"]["parameters"], e["invocation"]["parameters"]);
     assert_eq!(o["metadata"], e["metadata"], "metadata");
     assert_eq!(list(&o["materials"]), list(&e["materials"]), "materials");
@@ -100,7 +105,10 @@ fn assert_v2_matches(ours: &Value, expected: &Value) {
         assert_eq!(ours[key], expected[key], "{key}");
     }
     let (o, e) = (&ours["predicate"], &expected["predicate"]);
-    assert_eq!(o["buildDefinition"]["buildType"], e["buildDefinition"]["buildType"]);
+    assert_eq!(
+        o["buildDefinition"]["buildType"],
+        e["buildDefinition"]["buildType"]
+    );
     assert_eq!(
         list(&o["buildDefinition"]["resolvedDependencies"]),
         list(&e["buildDefinition"]["resolvedDependencies"]),
@@ -127,7 +135,9 @@ fn task_output_image_matches_chains_in_every_format() {
         let _ = std::fs::remove_dir_all(pod.path("out"));
         ok(&pod.attest(&["--set", &format!("artifacts.taskrun.format={format}")]));
         let template = std::fs::read_to_string(
-            fx.join("chains/test/testdata/slsa").join(dir).join("task-output-image.json"),
+            fx.join("chains/test/testdata/slsa")
+                .join(dir)
+                .join("task-output-image.json"),
         )
         .unwrap();
         let expected = render(&template);
@@ -146,14 +156,21 @@ fn object_type_hinting_example_fails_on_the_invalid_result_by_default() {
     let out = pod.attest(&["--set", "artifacts.taskrun.format=slsa/v2alpha4"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("fourth-ARTIFACT_OUTPUTS") && err.contains("basd-sha"), "{err}");
+    assert!(
+        err.contains("fourth-ARTIFACT_OUTPUTS") && err.contains("basd-sha"),
+        "{err}"
+    );
 }
 
 #[test]
 fn object_type_hinting_example_matches_chains_when_skipping_invalid_hints() {
     let Some(fx) = fixtures() else { return };
     let pod = pod_for_example(&fx, "v2alpha4/task-with-object-type-hinting.yaml");
-    ok(&pod.attest(&["--set", "artifacts.taskrun.format=slsa/v2alpha4", "--skip-invalid-hints"]));
+    ok(&pod.attest(&[
+        "--set",
+        "artifacts.taskrun.format=slsa/v2alpha4",
+        "--skip-invalid-hints",
+    ]));
     let template = std::fs::read_to_string(
         fx.join("chains/test/testdata/slsa/v2alpha4/task-with-object-type-hinting.json"),
     )
@@ -178,13 +195,22 @@ fn pod_for_taskrun(fx: &Path, rel: &str) -> (Pod, Vec<String>) {
     }
     for (i, step) in list(&tr["status"]["steps"]).iter().enumerate() {
         for r in list(&step["results"]) {
-            pod.step_result(step["name"].as_str().unwrap(), i, r["name"].as_str().unwrap(), &text(&r["value"]));
+            pod.step_result(
+                step["name"].as_str().unwrap(),
+                i,
+                r["name"].as_str().unwrap(),
+                &text(&r["value"]),
+            );
         }
     }
     let mut args = Vec::new();
     for p in list(&tr["spec"]["params"]) {
         args.push("--param".to_owned());
-        args.push(format!("{}={}", p["name"].as_str().unwrap(), text(&p["value"])));
+        args.push(format!(
+            "{}={}",
+            p["name"].as_str().unwrap(),
+            text(&p["value"])
+        ));
     }
     if let Some(name) = tr["metadata"]["name"].as_str() {
         args.push("--taskrun-name".into());
@@ -222,7 +248,10 @@ fn v2alpha4_unit_taskrun_step_results_come_first() {
     let st = attest_taskrun(&pod, &args, "slsa/v2alpha4");
     assert_eq!(
         st["subject"],
-        serde_json::json!([subject("gcr.io/my/image/fromstep3", FROM_STEP), subject("gcr.io/my/image", MY_IMAGE)])
+        serde_json::json!([
+            subject("gcr.io/my/image/fromstep3", FROM_STEP),
+            subject("gcr.io/my/image", MY_IMAGE)
+        ])
     );
     let byproducts = &st["predicate"]["runDetails"]["byproducts"];
     assert_eq!(
@@ -254,14 +283,20 @@ fn v2alpha3_unit_taskrun_byproducts_are_every_task_result() {
     let Some(fx) = fixtures() else { return };
     let (pod, args) = pod_for_taskrun(&fx, "slsa-v2alpha3/taskrun1.json");
     let st = attest_taskrun(&pod, &args, "slsa/v2alpha3");
-    assert_eq!(st["subject"], serde_json::json!([subject("gcr.io/my/image", FROM_STEP)]));
+    assert_eq!(
+        st["subject"],
+        serde_json::json!([subject("gcr.io/my/image", FROM_STEP)])
+    );
     let names: Vec<&str> = st["predicate"]["runDetails"]["byproducts"]
         .as_array()
         .unwrap()
         .iter()
         .map(|b| b["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["taskRunResults/IMAGE_DIGEST", "taskRunResults/IMAGE_URL"]);
+    assert_eq!(
+        names,
+        ["taskRunResults/IMAGE_DIGEST", "taskRunResults/IMAGE_URL"]
+    );
     assert_eq!(
         st["predicate"]["runDetails"]["byproducts"][1]["content"],
         "Imdjci5pby9teS9pbWFnZSI="
@@ -293,7 +328,10 @@ fn v1_unit_taskrun_subject_parameters_and_git_material() {
 fn multiple_subjects_keep_chains_order() {
     let Some(fx) = fixtures() else { return };
     for (rel, format) in [
-        ("slsa-v2alpha3/taskrun-multiple-subjects.json", "slsa/v2alpha3"),
+        (
+            "slsa-v2alpha3/taskrun-multiple-subjects.json",
+            "slsa/v2alpha3",
+        ),
         ("pipeline-v1/taskrun-multiple-subjects.json", "slsa/v1"),
     ] {
         let tr: Value = serde_json::from_slice(
@@ -314,7 +352,13 @@ fn multiple_subjects_keep_chains_order() {
         let st = attest_taskrun(&pod, &args, format);
         let ours: Vec<String> = list(&st["subject"])
             .iter()
-            .map(|s| format!("{}@sha256:{}", s["name"].as_str().unwrap(), s["digest"]["sha256"].as_str().unwrap()))
+            .map(|s| {
+                format!(
+                    "{}@sha256:{}",
+                    s["name"].as_str().unwrap(),
+                    s["digest"]["sha256"].as_str().unwrap()
+                )
+            })
             .collect();
         let expected: Vec<String> = images
             .split([',', '\n'])

@@ -22,7 +22,10 @@ fn assert_everything_verifies(pod: &Pod, pubkey: &Path) {
         let _ = std::fs::remove_dir_all(pod.path("out"));
         ok(&pod.attest(&["--set", &format!("artifacts.taskrun.format={format}")]));
         let (verified, text) = cosign_verify_attestation(pubkey, &pod.envelope_path(), typ);
-        assert!(verified, "{format}: cosign did not verify the attestation:\n{text}");
+        assert!(
+            verified,
+            "{format}: cosign did not verify the attestation:\n{text}"
+        );
     }
     let images = pod.path("out/images");
     let mut dirs = Vec::new();
@@ -31,7 +34,11 @@ fn assert_everything_verifies(pod: &Pod, pubkey: &Path) {
     for dir in dirs {
         let (verified, text) =
             cosign_verify_blob(pubkey, &dir.join("signature"), &dir.join("payload.json"));
-        assert!(verified, "{}: cosign did not verify:\n{text}", dir.display());
+        assert!(
+            verified,
+            "{}: cosign did not verify:\n{text}",
+            dir.display()
+        );
     }
 }
 
@@ -47,14 +54,24 @@ fn collect_signature_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn openssl(args: &[&str]) {
-    let st = Command::new("openssl").args(args).status().expect("openssl runs");
+    let st = Command::new("openssl")
+        .args(args)
+        .status()
+        .expect("openssl runs");
     assert!(st.success(), "openssl {args:?}");
 }
 
 /// Writes the public key of a PEM private key next to it, with openssl (an independent tool).
 fn public_key_of(private: &Path) -> PathBuf {
     let out = private.with_extension("pub.pem");
-    openssl(&["pkey", "-in", private.to_str().unwrap(), "-pubout", "-out", out.to_str().unwrap()]);
+    openssl(&[
+        "pkey",
+        "-in",
+        private.to_str().unwrap(),
+        "-pubout",
+        "-out",
+        out.to_str().unwrap(),
+    ]);
     out
 }
 
@@ -68,7 +85,11 @@ fn key_from_cosign_generate_key_pair_verifies() {
         .args(["generate-key-pair"])
         .output()
         .unwrap();
-    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     pod.secret("cosign.password", b"correct horse");
     assert_everything_verifies(&pod, &pod.path("secrets/cosign.pub"));
 }
@@ -95,7 +116,11 @@ fn legacy_cosign_label_key_verifies() {
     let dir = fx.join("chains/test/testdata");
     pod.secret_from("cosign.key", &dir.join("cosign.key"))
         .secret_from("cosign.password", &dir.join("cosign.password"));
-    assert!(std::fs::read_to_string(dir.join("cosign.key")).unwrap().contains("ENCRYPTED COSIGN PRIVATE KEY"));
+    assert!(
+        std::fs::read_to_string(dir.join("cosign.key"))
+            .unwrap()
+            .contains("ENCRYPTED COSIGN PRIVATE KEY")
+    );
     assert_everything_verifies(&pod, &dir.join("cosign.pub"));
 }
 
@@ -104,7 +129,10 @@ fn x509_ecdsa_p256_from_chains_verifies() {
     let Some(fx) = fixtures() else { return };
     let pod = Pod::new();
     pod.typical_results();
-    pod.secret_from("x509.pem", &fx.join("chains/pkg/chains/signing/x509/testdata/x509.pem"));
+    pod.secret_from(
+        "x509.pem",
+        &fx.join("chains/pkg/chains/signing/x509/testdata/x509.pem"),
+    );
     let public = public_key_of(&pod.path("secrets/x509.pem"));
     assert_everything_verifies(&pod, &public);
 }
@@ -114,14 +142,24 @@ fn x509_wins_over_cosign_key_as_in_chains() {
     let Some(fx) = fixtures() else { return };
     let pod = Pod::new();
     pod.typical_results();
-    pod.secret_from("x509.pem", &fx.join("chains/pkg/chains/signing/x509/testdata/x509.pem"));
+    pod.secret_from(
+        "x509.pem",
+        &fx.join("chains/pkg/chains/signing/x509/testdata/x509.pem"),
+    );
     let dir = fx.join("chains/test/testdata");
     pod.secret_from("cosign.key", &dir.join("cosign.key"))
         .secret_from("cosign.password", &dir.join("cosign.password"));
     let x509_pub = public_key_of(&pod.path("secrets/x509.pem"));
     ok(&pod.attest(&[]));
     assert!(cosign_verify_attestation(&x509_pub, &pod.envelope_path(), "slsaprovenance1").0);
-    assert!(!cosign_verify_attestation(&dir.join("cosign.pub"), &pod.envelope_path(), "slsaprovenance1").0);
+    assert!(
+        !cosign_verify_attestation(
+            &dir.join("cosign.pub"),
+            &pod.envelope_path(),
+            "slsaprovenance1"
+        )
+        .0
+    );
 }
 
 #[test]
@@ -129,7 +167,15 @@ fn x509_ecdsa_p384_verifies() {
     let pod = Pod::new();
     pod.typical_results();
     let key = pod.path("secrets/x509.pem");
-    openssl(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384", "-out", key.to_str().unwrap()]);
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-384",
+        "-out",
+        key.to_str().unwrap(),
+    ]);
     let public = public_key_of(&key);
     assert_everything_verifies(&pod, &public);
 }
@@ -150,7 +196,10 @@ fn x509_ed25519_pkcs8_v2_with_embedded_public_key_verifies() {
     pod.typical_results();
     pod.secret_from("x509.pem", &fx.join("keys/ed25519_private.key"));
     // The public key MANIFEST.md lists for this key.
-    let public = write_spki(&pod, "MCowBQYDK2VwAyEAXtg9yVbH8JADtC6sn4NBh1CSDWeCv0ABIj4TtoJj9ak=");
+    let public = write_spki(
+        &pod,
+        "MCowBQYDK2VwAyEAXtg9yVbH8JADtC6sn4NBh1CSDWeCv0ABIj4TtoJj9ak=",
+    );
     assert_everything_verifies(&pod, &public);
 }
 
@@ -170,7 +219,10 @@ fn tampered_envelope_does_not_verify() {
     let Some(fx) = fixtures() else { return };
     let pod = Pod::new();
     pod.typical_results();
-    pod.secret_from("x509.pem", &fx.join("chains/pkg/chains/signing/x509/testdata/x509.pem"));
+    pod.secret_from(
+        "x509.pem",
+        &fx.join("chains/pkg/chains/signing/x509/testdata/x509.pem"),
+    );
     let public = public_key_of(&pod.path("secrets/x509.pem"));
     ok(&pod.attest(&[]));
     let text = std::fs::read_to_string(pod.envelope_path()).unwrap();
@@ -179,7 +231,13 @@ fn tampered_envelope_does_not_verify() {
     // Flip one base64 character of the payload.
     let flipped: String = payload
         .char_indices()
-        .map(|(i, c)| if i == 40 { if c == 'A' { 'B' } else { 'A' } } else { c })
+        .map(|(i, c)| {
+            if i == 40 {
+                if c == 'A' { 'B' } else { 'A' }
+            } else {
+                c
+            }
+        })
         .collect();
     env["payload"] = flipped.into();
     std::fs::write(pod.envelope_path(), env.to_string()).unwrap();
@@ -191,7 +249,11 @@ fn chainlet_key_signs_and_verifies_with_cosign_sign_blob() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = dir.path().join("k");
     ok(&chainlet_env(
-        &["generate-key-pair", "--output-key-prefix", prefix.to_str().unwrap()],
+        &[
+            "generate-key-pair",
+            "--output-key-prefix",
+            prefix.to_str().unwrap(),
+        ],
         &[("COSIGN_PASSWORD", "pw")],
     ));
     let key = std::fs::read_to_string(dir.path().join("k.key")).unwrap();
@@ -208,7 +270,11 @@ fn chainlet_key_signs_and_verifies_with_cosign_sign_blob() {
         .arg(&blob)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (verified, text) = cosign_verify_blob(&dir.path().join("k.pub"), &sig, &blob);
     assert!(verified, "{text}");
 }
@@ -234,8 +300,15 @@ fn keyid_is_the_ssh_fingerprint_of_the_key() {
     assert!(ssh.status.success());
     let sshpub = pod.path("key.ssh.pub");
     std::fs::write(&sshpub, &ssh.stdout).unwrap();
-    let fp = Command::new("ssh-keygen").args(["-l", "-E", "sha256", "-f"]).arg(&sshpub).output().unwrap();
+    let fp = Command::new("ssh-keygen")
+        .args(["-l", "-E", "sha256", "-f"])
+        .arg(&sshpub)
+        .output()
+        .unwrap();
     let fp = String::from_utf8(fp.stdout).unwrap();
-    assert!(fp.contains(&keyid), "keyid {keyid} not in ssh-keygen's {fp}");
+    assert!(
+        fp.contains(&keyid),
+        "keyid {keyid} not in ssh-keygen's {fp}"
+    );
     assert_eq!(env["payloadType"], "application/vnd.in-toto+json");
 }

@@ -15,8 +15,15 @@ fn assert_fails_cleanly(pod: &Pod, out: &std::process::Output, code: i32, names:
     for n in names {
         assert!(err.contains(n), "error should name {n:?}: {err}");
     }
-    assert_eq!(pod.written(), Vec::<String>::new(), "nothing may be written");
-    assert!(!pod.path("out").exists(), "the output dir must not even be created");
+    assert_eq!(
+        pod.written(),
+        Vec::<String>::new(),
+        "nothing may be written"
+    );
+    assert!(
+        !pod.path("out").exists(),
+        "the output dir must not even be created"
+    );
 }
 
 fn pod_with_cosign_key(password: &[u8]) -> Option<Pod> {
@@ -30,25 +37,41 @@ fn pod_with_cosign_key(password: &[u8]) -> Option<Pod> {
 
 #[test]
 fn wrong_password_names_the_files_and_never_the_password() {
-    let Some(pod) = pod_with_cosign_key(b"not-the-password") else { return };
+    let Some(pod) = pod_with_cosign_key(b"not-the-password") else {
+        return;
+    };
     let out = pod.attest(&[]);
-    assert_fails_cleanly(&pod, &out, 1, &["cosign.key", "cosign.password", "wrong password"]);
+    assert_fails_cleanly(
+        &pod,
+        &out,
+        1,
+        &["cosign.key", "cosign.password", "wrong password"],
+    );
     assert!(!stderr(&out).contains("not-the-password"));
 }
 
 #[test]
 fn right_password_with_trailing_newline_still_decrypts() {
-    let Some(pod) = pod_with_cosign_key(b"test\n") else { return };
+    let Some(pod) = pod_with_cosign_key(b"test\n") else {
+        return;
+    };
     ok(&pod.attest(&[]));
 }
 
 #[test]
 fn corrupt_key_is_named() {
-    let Some(pod) = pod_with_cosign_key(b"test") else { return };
+    let Some(pod) = pod_with_cosign_key(b"test") else {
+        return;
+    };
     let key = std::fs::read_to_string(pod.path("secrets/cosign.key")).unwrap();
     // Damage the base64 body: a valid PEM frame around garbage.
     let lines: Vec<&str> = key.lines().collect();
-    let corrupt = format!("{}\nAAAA{}\n{}\n", lines[0], &lines[1][4..], lines[lines.len() - 1]);
+    let corrupt = format!(
+        "{}\nAAAA{}\n{}\n",
+        lines[0],
+        &lines[1][4..],
+        lines[lines.len() - 1]
+    );
     pod.secret("cosign.key", corrupt.as_bytes());
     let out = pod.attest(&[]);
     assert_fails_cleanly(&pod, &out, 1, &["cosign.key"]);
@@ -56,7 +79,9 @@ fn corrupt_key_is_named() {
 
 #[test]
 fn tampered_ciphertext_is_rejected() {
-    let Some(pod) = pod_with_cosign_key(b"test") else { return };
+    let Some(pod) = pod_with_cosign_key(b"test") else {
+        return;
+    };
     // Re-encode the key with one ciphertext byte changed: the secretbox MAC must catch it.
     let pem = std::fs::read_to_string(pod.path("secrets/cosign.key")).unwrap();
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
@@ -76,7 +101,9 @@ fn tampered_ciphertext_is_rejected() {
 
 #[test]
 fn missing_cosign_password_is_named() {
-    let Some(pod) = pod_with_cosign_key(b"test") else { return };
+    let Some(pod) = pod_with_cosign_key(b"test") else {
+        return;
+    };
     std::fs::remove_file(pod.path("secrets/cosign.password")).unwrap();
     assert_fails_cleanly(&pod, &pod.attest(&[]), 1, &["cosign.password"]);
 }
@@ -94,7 +121,14 @@ fn rsa_x509_key_is_refused_by_name() {
     pod.typical_results();
     let key = pod.path("secrets/x509.pem");
     let st = std::process::Command::new("openssl")
-        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
         .arg(&key)
         .output()
         .unwrap();
@@ -104,32 +138,59 @@ fn rsa_x509_key_is_refused_by_name() {
 
 #[test]
 fn non_hex_digest_names_the_result() {
-    let Some(pod) = pod_with_cosign_key(b"test") else { return };
+    let Some(pod) = pod_with_cosign_key(b"test") else {
+        return;
+    };
     pod.result("IMAGE_DIGEST", "sha256:not-hex-at-all");
-    assert_fails_cleanly(&pod, &pod.attest(&[]), 1, &["IMAGE_URL", "sha256:not-hex-at-all"]);
+    assert_fails_cleanly(
+        &pod,
+        &pod.attest(&[]),
+        1,
+        &["IMAGE_URL", "sha256:not-hex-at-all"],
+    );
 }
 
 #[test]
 fn bad_images_entry_names_the_result() {
-    let Some(pod) = pod_with_cosign_key(b"test") else { return };
+    let Some(pod) = pod_with_cosign_key(b"test") else {
+        return;
+    };
     pod.result("IMAGES", "registry.example.com/a:latest");
-    assert_fails_cleanly(&pod, &pod.attest(&[]), 1, &["IMAGES", "registry.example.com/a:latest"]);
+    assert_fails_cleanly(
+        &pod,
+        &pod.attest(&[]),
+        1,
+        &["IMAGES", "registry.example.com/a:latest"],
+    );
 }
 
 #[test]
 fn malformed_artifact_outputs_names_the_result() {
-    let Some(pod) = pod_with_cosign_key(b"test") else { return };
+    let Some(pod) = pod_with_cosign_key(b"test") else {
+        return;
+    };
     pod.result("bin-ARTIFACT_OUTPUTS", "{\"uri\": \"x\", ");
-    assert_fails_cleanly(&pod, &pod.attest(&[]), 1, &["bin-ARTIFACT_OUTPUTS", "JSON object"]);
+    assert_fails_cleanly(
+        &pod,
+        &pod.attest(&[]),
+        1,
+        &["bin-ARTIFACT_OUTPUTS", "JSON object"],
+    );
 }
 
 #[test]
 fn skip_invalid_hints_drops_them_like_chains() {
-    let Some(pod) = pod_with_cosign_key(b"test") else { return };
+    let Some(pod) = pod_with_cosign_key(b"test") else {
+        return;
+    };
     pod.result("IMAGE_DIGEST", "sha256:not-hex-at-all");
     let out = pod.attest(&["--skip-invalid-hints"]);
     ok(&out);
-    assert!(stderr(&out).contains("IMAGE_URL"), "the drop is logged: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("IMAGE_URL"),
+        "the drop is logged: {}",
+        stderr(&out)
+    );
     let names: Vec<String> = pod.statement()["subject"]
         .as_array()
         .unwrap()
@@ -141,35 +202,53 @@ fn skip_invalid_hints_drops_them_like_chains() {
 
 #[test]
 fn unknown_config_key_is_a_usage_error() {
-    let Some(pod) = pod_with_cosign_key(b"test") else { return };
+    let Some(pod) = pod_with_cosign_key(b"test") else {
+        return;
+    };
     let out = pod.attest(&["--set", "artifacts.taskrun.fromat=slsa/v1"]);
     assert_fails_cleanly(&pod, &out, 2, &["artifacts.taskrun.fromat"]);
 }
 
 #[test]
 fn invalid_config_value_lists_the_accepted_values() {
-    let Some(pod) = pod_with_cosign_key(b"test") else { return };
+    let Some(pod) = pod_with_cosign_key(b"test") else {
+        return;
+    };
     let out = pod.attest(&["--set", "artifacts.taskrun.format=slsa/v9"]);
     assert_fails_cleanly(&pod, &out, 2, &["slsa/v9", "slsa/v2alpha4", "in-toto"]);
 }
 
 #[test]
 fn unimplemented_chains_value_fails_at_start_up() {
-    let Some(pod) = pod_with_cosign_key(b"test") else { return };
+    let Some(pod) = pod_with_cosign_key(b"test") else {
+        return;
+    };
     let out = pod.attest(&["--set", "artifacts.taskrun.storage=gcs"]);
     assert_fails_cleanly(&pod, &out, 2, &["gcs", "not supported yet"]);
     let out = pod.attest(&["--set", "transparency.enabled=true"]);
-    assert_fails_cleanly(&pod, &out, 2, &["transparency.enabled", "not supported yet"]);
+    assert_fails_cleanly(
+        &pod,
+        &out,
+        2,
+        &["transparency.enabled", "not supported yet"],
+    );
 }
 
 #[test]
 fn bad_config_dir_value_names_the_file() {
-    let Some(pod) = pod_with_cosign_key(b"test") else { return };
+    let Some(pod) = pod_with_cosign_key(b"test") else {
+        return;
+    };
     let cfg = pod.path("config");
     std::fs::create_dir_all(&cfg).unwrap();
     std::fs::write(cfg.join("artifacts.oci.format"), "notary\n").unwrap();
     let out = pod.attest(&["--config-dir", cfg.to_str().unwrap()]);
-    assert_fails_cleanly(&pod, &out, 2, &["artifacts.oci.format", "notary", "simplesigning"]);
+    assert_fails_cleanly(
+        &pod,
+        &out,
+        2,
+        &["artifacts.oci.format", "notary", "simplesigning"],
+    );
 }
 
 #[test]
@@ -191,16 +270,43 @@ fn missing_uid_is_a_usage_error() {
 
 #[test]
 fn symlink_out_of_the_results_dir_is_refused() {
-    let Some(pod) = pod_with_cosign_key(b"test") else { return };
-    std::os::unix::fs::symlink(pod.path("secrets/cosign.password"), pod.path("results/LEAK")).unwrap();
-    assert_fails_cleanly(&pod, &pod.attest(&[]), 1, &["LEAK", "outside the results directory"]);
+    let Some(pod) = pod_with_cosign_key(b"test") else {
+        return;
+    };
+    std::os::unix::fs::symlink(
+        pod.path("secrets/cosign.password"),
+        pod.path("results/LEAK"),
+    )
+    .unwrap();
+    assert_fails_cleanly(
+        &pod,
+        &pod.attest(&[]),
+        1,
+        &["LEAK", "outside the results directory"],
+    );
 }
 
 #[test]
 fn default_storage_that_is_not_implemented_says_how_to_choose() {
     let pod = Pod::new();
-    let out = chainlet(&["attest", "--results-dir", &pod.s("results"), "--taskrun-uid", UID]);
-    assert_fails_cleanly(&pod, &out, 2, &["artifacts.taskrun.storage", "tekton", "(from default)", "--set"]);
+    let out = chainlet(&[
+        "attest",
+        "--results-dir",
+        &pod.s("results"),
+        "--taskrun-uid",
+        UID,
+    ]);
+    assert_fails_cleanly(
+        &pod,
+        &out,
+        2,
+        &[
+            "artifacts.taskrun.storage",
+            "tekton",
+            "(from default)",
+            "--set",
+        ],
+    );
 }
 
 #[test]

@@ -57,10 +57,18 @@ fn wrong_password_is_rejected_without_echoing_it() {
     let Some(fx) = fixtures() else { return };
     let dir = fx.join("keys");
     let pem = std::fs::read(dir.join("zarf-cosign.key")).unwrap();
-    let err = cosign_key::decrypt_file(&pem, b"hunter2", Path::new("cosign.key"), Path::new("cosign.password"))
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("wrong password") && !err.contains("hunter2"), "{err}");
+    let err = cosign_key::decrypt_file(
+        &pem,
+        b"hunter2",
+        Path::new("cosign.key"),
+        Path::new("cosign.password"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("wrong password") && !err.contains("hunter2"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -71,7 +79,10 @@ fn unencrypted_pkcs8_keys_load_as_x509_pem() {
             "keys/ecdsa_private.key",
             "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEHxQgA0ITN+sSLQSy7BmZjA3uYarT3IEcfPvGX+NDuFQMsr9yjuR3j2Nt6/5FWfmJF8EuebGEqReRfvgEJpdDzw==",
         ),
-        ("keys/ed25519_private.key", "MCowBQYDK2VwAyEAXtg9yVbH8JADtC6sn4NBh1CSDWeCv0ABIj4TtoJj9ak="),
+        (
+            "keys/ed25519_private.key",
+            "MCowBQYDK2VwAyEAXtg9yVbH8JADtC6sn4NBh1CSDWeCv0ABIj4TtoJj9ak=",
+        ),
         (
             "chains/pkg/chains/signing/x509/testdata/x509.pem",
             "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEwPwrAuKVeDYJZABULWBXEW8e2cFQzJik6qo5ACg5wUEfwqze3DhjmzL6XSxJFYyfHS9g1FA305dtJE65v84JJQ==",
@@ -90,7 +101,8 @@ fn ed25519_signature_matches_the_published_vector() {
     let pem = std::fs::read_to_string(fx.join("keys/sigstore-ed25519-pkcs8.key")).unwrap();
     let k = KeyPair::from_pem(&pem, Path::new("x509.pem"), "x509.pem").unwrap();
     let msg = std::fs::read(fx.join("keys/sigstore-sign-me.txt")).unwrap();
-    let expected = std::fs::read_to_string(fx.join("keys/sigstore-ed25519.sign-me.sig.b64")).unwrap();
+    let expected =
+        std::fs::read_to_string(fx.join("keys/sigstore-ed25519.sign-me.sig.b64")).unwrap();
     assert_eq!(b64(&k.sign(&msg)), expected.trim());
 }
 
@@ -100,7 +112,10 @@ fn dsse_pae_and_deterministic_signature_match_the_spec_vectors() {
     let dir = fx.join("dsse");
     let payload = std::fs::read(dir.join("payload.txt")).unwrap();
     let payload_type = std::fs::read_to_string(dir.join("payload-type.txt")).unwrap();
-    assert_eq!(dsse::pae(&payload_type, &payload), std::fs::read(dir.join("pae.bin")).unwrap());
+    assert_eq!(
+        dsse::pae(&payload_type, &payload),
+        std::fs::read(dir.join("pae.bin")).unwrap()
+    );
     // RFC 6979 makes ECDSA deterministic: the published signature comes out again.
     let pem = std::fs::read_to_string(dir.join("ecdsa-p256-private.pem")).unwrap();
     let k = KeyPair::from_pem(&pem, Path::new("x509.pem"), "x509.pem").unwrap();
@@ -115,7 +130,10 @@ fn generated_keys_round_trip_through_cosigns_format() {
     let k = KeyPair::generate_p256();
     let pem = cosign_key::encrypt(&k, b"pw");
     assert!(pem.starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n"));
-    let again = cosign_key::decrypt_file(pem.as_bytes(), b"pw", Path::new("k"), Path::new("p")).unwrap();
+    let again =
+        cosign_key::decrypt_file(pem.as_bytes(), b"pw", Path::new("k"), Path::new("p")).unwrap();
     assert_eq!(again.public_key_der(), k.public_key_der());
-    assert!(cosign_key::decrypt_file(pem.as_bytes(), b"px", Path::new("k"), Path::new("p")).is_err());
+    assert!(
+        cosign_key::decrypt_file(pem.as_bytes(), b"px", Path::new("k"), Path::new("p")).is_err()
+    );
 }

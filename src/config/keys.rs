@@ -186,7 +186,10 @@ pub const KEYS: &[Key] = &[
         kind: Kind::Enum,
         values: &[
             ok("dsse"),
-            later("sigstore-bundle", "OCI 1.1 referrers with bundles are not implemented yet"),
+            later(
+                "sigstore-bundle",
+                "OCI 1.1 referrers with bundles are not implemented yet",
+            ),
         ],
         chains_default: "dsse",
         default: "dsse",

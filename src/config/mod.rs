@@ -33,7 +33,9 @@ impl fmt::Display for Source {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{origin}: unknown config key {key:?} (see `chainlet attest --help` or README for the keys)")]
+    #[error(
+        "{origin}: unknown config key {key:?} (see `chainlet attest --help` or README for the keys)"
+    )]
     UnknownKey { key: String, origin: String },
     #[error("{origin}: invalid value {value:?} for {key}; accepted: {accepted}")]
     InvalidValue {
@@ -42,7 +44,9 @@ pub enum ConfigError {
         origin: String,
         accepted: String,
     },
-    #[error("{key} = {value:?} (from {origin}) is not supported yet: {why}; choose another value with --set {key}=…")]
+    #[error(
+        "{key} = {value:?} (from {origin}) is not supported yet: {why}; choose another value with --set {key}=…"
+    )]
     NotSupported {
         key: &'static str,
         value: String,
@@ -413,7 +417,9 @@ mod tests {
 
     #[test]
     fn invalid_value_lists_the_accepted_ones() {
-        let e = load(&["artifacts.taskrun.format=slsa/v3"]).unwrap_err().to_string();
+        let e = load(&["artifacts.taskrun.format=slsa/v3"])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("slsa/v3") && e.contains("slsa/v2alpha4"), "{e}");
     }
 

@@ -47,7 +47,10 @@ pub(super) fn statement(
         metadata.insert("finishedOn".into(), rfc3339(t).into());
     }
     if !run.context.taskrun_uid.is_empty() {
-        metadata.insert("invocationId".into(), run.context.taskrun_uid.clone().into());
+        metadata.insert(
+            "invocationId".into(),
+            run.context.taskrun_uid.clone().into(),
+        );
     }
     if let Some(t) = run.started_on {
         metadata.insert("startedOn".into(), rfc3339(t).into());

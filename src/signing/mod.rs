@@ -36,9 +36,7 @@ pub trait Signer: Send + Sync {
 /// Why no signer could be loaded. Every variant names the file; none carries key material.
 #[derive(Debug, thiserror::Error)]
 pub enum SigningError {
-    #[error(
-        "{dir}: no signing key found (expected x509.pem, or cosign.key with cosign.password)"
-    )]
+    #[error("{dir}: no signing key found (expected x509.pem, or cosign.key with cosign.password)")]
     NoKey { dir: PathBuf },
     #[error("{dir}: signing-secrets directory cannot be read: {source}")]
     SecretsDir {

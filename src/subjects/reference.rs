@@ -110,8 +110,13 @@ fn split_registry(base: &str) -> Result<(String, String), String> {
     }
     // Path components name directories in `file` storage; "." and ".." never name a real
     // repository, so they are refused rather than followed.
-    if repo.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
-        return Err(format!("invalid repository {repo:?} (empty, . or .. path component)"));
+    if repo
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+    {
+        return Err(format!(
+            "invalid repository {repo:?} (empty, . or .. path component)"
+        ));
     }
     // go-containerregistry v0.21 required 2 characters; later versions (and the OCI
     // distribution spec) accept 1, so chainlet does.
