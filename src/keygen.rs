@@ -23,8 +23,9 @@ pub fn run(args: &KeyPairArgs) -> Result<(), Failure> {
         }
     }
     let password = password()?;
-    let key = KeyPair::generate_p256();
-    let encrypted = cosign_key::encrypt(&key, &password);
+    let random = |e| Failure::run(format!("the operating system's random source failed: {e}"));
+    let key = KeyPair::generate_p256().map_err(random)?;
+    let encrypted = cosign_key::encrypt(&key, &password).map_err(random)?;
     let public = key.public_key_pem();
     write_new(&key_path, encrypted.as_bytes(), 0o600)?;
     if let Err(e) = write_new(&pub_path, public.as_bytes(), 0o644) {

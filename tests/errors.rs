@@ -314,3 +314,39 @@ fn unknown_flag_is_exit_2() {
     let out = chainlet(&["attest", "--no-such-flag"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn print_config_shows_each_value_and_its_source() {
+    let pod = Pod::new();
+    let cfg = pod.path("config");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(cfg.join("builder.id"), "https://ci.example.com/builder\n").unwrap();
+    let out = chainlet(&[
+        "attest",
+        "--print-config",
+        "--config-dir",
+        cfg.to_str().unwrap(),
+        "--set",
+        "artifacts.taskrun.format=slsa/v1",
+    ]);
+    let text = ok(&out);
+    let line = |key: &str| {
+        text.lines()
+            .find(|l| l.starts_with(key))
+            .unwrap()
+            .to_owned()
+    };
+    assert!(
+        line("builder.id").contains("\"https://ci.example.com/builder\"  # "),
+        "{text}"
+    );
+    assert!(line("builder.id").contains("config/builder.id"), "{text}");
+    assert!(
+        line("artifacts.taskrun.format ").ends_with("\"slsa/v1\"  # --set"),
+        "{text}"
+    );
+    assert!(
+        line("artifacts.oci.format").ends_with("# default"),
+        "{text}"
+    );
+}

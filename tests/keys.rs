@@ -127,8 +127,8 @@ fn dsse_pae_and_deterministic_signature_match_the_spec_vectors() {
 
 #[test]
 fn generated_keys_round_trip_through_cosigns_format() {
-    let k = KeyPair::generate_p256();
-    let pem = cosign_key::encrypt(&k, b"pw");
+    let k = KeyPair::generate_p256().unwrap();
+    let pem = cosign_key::encrypt(&k, b"pw").unwrap();
     assert!(pem.starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n"));
     let again =
         cosign_key::decrypt_file(pem.as_bytes(), b"pw", Path::new("k"), Path::new("p")).unwrap();

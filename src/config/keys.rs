@@ -467,3 +467,102 @@ pub const KEYS: &[Key] = &[
 pub fn find(name: &str) -> Option<&'static Key> {
     KEYS.iter().find(|k| k.name == name)
 }
+
+/// What chainlet does with a key today, for README's table.
+fn status(key: &Key) -> String {
+    let pending: Vec<&str> = key
+        .values
+        .iter()
+        .filter(|v| v.pending.is_some())
+        .map(|v| v.name)
+        .collect();
+    let by_prefix = |prefix: &str| key.name.starts_with(prefix);
+    if by_prefix("artifacts.pipelinerun.") {
+        return "read; PipelineRun attestation is not yet implemented".into();
+    }
+    if !pending.is_empty() {
+        let working: Vec<&str> = key
+            .values
+            .iter()
+            .filter(|v| v.pending.is_none())
+            .map(|v| v.name)
+            .collect();
+        return if working.len() == 1 {
+            format!("only `{}`; not yet: {}", working[0], pending.join(", "))
+        } else {
+            format!("yes, but not yet: {}", pending.join(", "))
+        };
+    }
+    let family = if by_prefix("storage.oci.") {
+        "read; used by storage oci (not yet)"
+    } else if by_prefix("storage.") {
+        "read; its backend is not in chainlet"
+    } else if key.name == "transparency.url" {
+        "read; used by transparency (not yet)"
+    } else if by_prefix("signers.x509.") {
+        "read; used by Fulcio signing (not yet)"
+    } else if by_prefix("signers.kms.") {
+        "read; used by signer kms (not yet)"
+    } else if key.name == "filter.managed-by" {
+        "read; no effect in a pod"
+    } else {
+        "yes"
+    };
+    family.into()
+}
+
+/// README's config table, generated from [`KEYS`]; a test keeps README in step.
+pub fn readme_table() -> String {
+    let cell = |s: &str| {
+        if s.is_empty() {
+            "\"\"".to_owned()
+        } else {
+            format!("`{s}`")
+        }
+    };
+    let mut out = String::from(
+        "| key | accepted values | chainlet default | Chains default | implemented |\n\
+         |---|---|---|---|---|\n",
+    );
+    for key in KEYS {
+        let accepted = match key.kind {
+            Kind::Text => "text".to_owned(),
+            Kind::Bool => "`true`, `false`".to_owned(),
+            Kind::Enum | Kind::List => {
+                let list = key
+                    .values
+                    .iter()
+                    .map(|v| cell(v.name))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if key.kind == Kind::List {
+                    format!("comma-separated: {list}")
+                } else {
+                    list
+                }
+            }
+        };
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} |\n",
+            key.name,
+            accepted,
+            cell(key.default),
+            cell(key.chains_default),
+            status(key)
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn readme_config_table_is_generated_from_the_keys() {
+        let readme = include_str!("../../README.md");
+        let table = super::readme_table();
+        assert!(
+            readme.contains(&table),
+            "README's config table is out of date; replace it with:\n\n{table}"
+        );
+    }
+}

@@ -161,12 +161,13 @@ fn decrypt(
 }
 
 /// Encrypts a key as `cosign generate-key-pair` does: scrypt N=65536, r=8, p=1, a fresh 32-byte
-/// salt and 24-byte nonce, and the `ENCRYPTED SIGSTORE PRIVATE KEY` label.
-pub fn encrypt(key: &KeyPair, password: &[u8]) -> String {
+/// salt and 24-byte nonce, and the `ENCRYPTED SIGSTORE PRIVATE KEY` label. Fails only when the
+/// operating system's random source does.
+pub fn encrypt(key: &KeyPair, password: &[u8]) -> Result<String, getrandom::Error> {
     let mut salt = vec![0u8; 32];
     let mut nonce = vec![0u8; 24];
-    getrandom::fill(&mut salt).expect("the operating system's random source failed");
-    getrandom::fill(&mut nonce).expect("the operating system's random source failed");
+    getrandom::fill(&mut salt)?;
+    getrandom::fill(&mut nonce)?;
     let box_key = derive_key(password, &salt, GENERATE_N);
     let cipher = crypto_secretbox::XSalsa20Poly1305::new_from_slice(box_key.as_ref())
         .expect("a 32-byte key is valid");
@@ -191,7 +192,7 @@ pub fn encrypt(key: &KeyPair, password: &[u8]) -> String {
         ciphertext,
     };
     let json = serde_json::to_vec(&enc).expect("serialising the key envelope cannot fail");
-    pem_encode(SIGSTORE_LABEL, &json)
+    Ok(pem_encode(SIGSTORE_LABEL, &json))
 }
 
 fn derive_key(password: &[u8], salt: &[u8], n: u64) -> Zeroizing<[u8; 32]> {

@@ -128,13 +128,14 @@ impl KeyPair {
         Ok(Self::new(key, source))
     }
 
-    /// A fresh random ECDSA P-256 key, as `cosign generate-key-pair` makes.
-    pub fn generate_p256() -> Self {
+    /// A fresh random ECDSA P-256 key, as `cosign generate-key-pair` makes. Fails only when
+    /// the operating system's random source does.
+    pub fn generate_p256() -> Result<Self, getrandom::Error> {
         loop {
             let mut bytes = Zeroizing::new([0u8; 32]);
-            getrandom::fill(bytes.as_mut()).expect("the operating system's random source failed");
+            getrandom::fill(bytes.as_mut())?;
             if let Ok(k) = p256::ecdsa::SigningKey::from_slice(bytes.as_ref()) {
-                return Self::new(Key::P256(k), "generated");
+                return Ok(Self::new(Key::P256(k), "generated"));
             }
         }
     }
