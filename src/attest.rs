@@ -22,6 +22,7 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
         print!("{}", config.render());
         return Ok(());
     }
+    check_config(&config, args)?;
     let run = collect_run(args)?;
     let strictness = if args.skip_invalid_hints {
         Strictness::Lenient
@@ -95,6 +96,11 @@ fn resolve_config(args: &AttestArgs) -> Result<Config, Failure> {
     if args.output_dir.is_some() {
         config.add_file_storage();
     }
+    Ok(config)
+}
+
+/// Refuses what this run cannot do: Chains values not supported yet, `file` without a folder.
+fn check_config(config: &Config, args: &AttestArgs) -> Result<(), Failure> {
     let types = [ArtifactType::TaskRun, ArtifactType::Oci];
     config.check_supported(&types).map_err(Failure::usage)?;
     if args.output_dir.is_none()
@@ -106,7 +112,7 @@ fn resolve_config(args: &AttestArgs) -> Result<Config, Failure> {
             "storage file needs --output-dir (or CHAINLET_OUTPUT_DIR) to know where to write",
         ));
     }
-    Ok(config)
+    Ok(())
 }
 
 fn collect_run(args: &AttestArgs) -> Result<RunRecord, Failure> {
