@@ -77,7 +77,7 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
 
     store(&config, args, attestation.as_ref(), &signatures)?;
     tracing::info!(
-        subjects = artifacts.images.len(),
+        images = artifacts.images.len(),
         attestation = attestation.is_some(),
         image_signatures = signatures.len(),
         "attested"

@@ -136,7 +136,7 @@ pub struct AttestArgs {
     #[arg(long, env = "CHAINLET_SKIP_INVALID_HINTS")]
     pub skip_invalid_hints: bool,
     /// Print the resolved configuration with the source of each value, then exit.
-    #[arg(long)]
+    #[arg(long, env = "CHAINLET_PRINT_CONFIG")]
     pub print_config: bool,
 }
 
