@@ -117,6 +117,7 @@ fn check_config(config: &Config, args: &AttestArgs) -> Result<(), Failure> {
 
 fn collect_run(args: &AttestArgs) -> Result<RunRecord, Failure> {
     collect::check_uid(&args.taskrun_uid).map_err(Failure::usage)?;
+    collect::check_name(&args.taskrun_name).map_err(Failure::usage)?;
     let params = args
         .params
         .iter()
@@ -135,6 +136,13 @@ fn collect_run(args: &AttestArgs) -> Result<RunRecord, Failure> {
         Some(s) => parse_time("--finished-on", s)?,
         None => SystemTime::now(),
     };
+    // Results never come from the directories that hold chainlet's own secrets and config.
+    let mut inputs: Vec<&Path> = vec![&args.signing_secrets];
+    if let Some(dir) = &args.config_dir {
+        inputs.push(dir);
+    }
+    let forbidden: &[&Path] = &inputs;
+    let mut budget = collect::Budget::default();
     Ok(RunRecord {
         context: RunContext {
             taskrun_name: args.taskrun_name.clone(),
@@ -144,8 +152,10 @@ fn collect_run(args: &AttestArgs) -> Result<RunRecord, Failure> {
             pipelinerun_name: args.pipelinerun_name.clone(),
             pipelinerun_uid: args.pipelinerun_uid.clone(),
         },
-        results: collect::read_results(&args.results_dir, true).map_err(Failure::run)?,
-        step_results: collect::read_step_results(&args.steps_dir).map_err(Failure::run)?,
+        results: collect::read_results(&args.results_dir, forbidden, &mut budget)
+            .map_err(Failure::run)?,
+        step_results: collect::read_step_results(&args.steps_dir, forbidden, &mut budget)
+            .map_err(Failure::run)?,
         params,
         started_on,
         finished_on: Some(finished_on),

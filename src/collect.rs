@@ -99,24 +99,55 @@ pub enum CollectError {
         path: PathBuf,
         problem: String,
     },
+    #[error("{path}: {problem}")]
+    Layout { path: PathBuf, problem: String },
     #[error("--taskrun-uid is required (or CHAINLET_TASKRUN_UID, from $(context.taskRun.uid))")]
     MissingUid,
     #[error("--taskrun-uid {0:?}: must be a Kubernetes UID (letters, digits and '-')")]
     BadUid(String),
+    #[error("--taskrun-name is required (or CHAINLET_TASKRUN_NAME, from $(context.taskRun.name))")]
+    MissingName,
 }
 
-/// Reads a results directory. Regular files become results; hidden files and directories are
-/// skipped. A missing directory means "no results" only when `required` is false.
-pub fn read_results(dir: &Path, required: bool) -> Result<Vec<TaskResult>, CollectError> {
+/// All results together may not exceed this many bytes or files, so a hostile step cannot make
+/// chainlet read without bound.
+pub const MAX_TOTAL_BYTES: u64 = 16 * 1024 * 1024;
+pub const MAX_RESULTS: usize = 1000;
+
+/// What is left of the total result budget.
+#[derive(Debug)]
+pub struct Budget {
+    bytes: u64,
+    files: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Self {
+            bytes: MAX_TOTAL_BYTES,
+            files: MAX_RESULTS,
+        }
+    }
+}
+
+/// Directories whose content must never become a result, however the results are linked:
+/// the signing secrets and other inputs mounted only for chainlet.
+pub type Forbidden<'a> = &'a [&'a Path];
+
+/// Reads a results directory. Regular files become results; hidden entries and directories are
+/// skipped. Every result must resolve inside the directory and be a regular file (not a FIFO or
+/// device); it is read through the open handle with a size limit.
+pub fn read_results(
+    dir: &Path,
+    forbidden: Forbidden<'_>,
+    budget: &mut Budget,
+) -> Result<Vec<TaskResult>, CollectError> {
     let dir_err = |source| CollectError::Dir {
         path: dir.to_owned(),
         source,
     };
-    let root = match std::fs::canonicalize(dir) {
-        Ok(r) => r,
-        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(dir_err(e)),
-    };
+    let root = std::fs::canonicalize(dir).map_err(dir_err)?;
+    refuse_forbidden(&root, forbidden)?;
     let mut out = Vec::new();
     for entry in std::fs::read_dir(&root).map_err(dir_err)? {
         let entry = entry.map_err(dir_err)?;
@@ -146,24 +177,57 @@ pub fn read_results(dir: &Path, required: bool) -> Result<Vec<TaskResult>, Colle
                 target.display()
             )));
         }
-        let meta = std::fs::metadata(&target).map_err(|e| bad(e.to_string()))?;
-        if meta.is_dir() {
+        if std::fs::metadata(&target)
+            .map_err(|e| bad(e.to_string()))?
+            .is_dir()
+        {
             continue;
         }
-        if meta.len() > MAX_RESULT_BYTES {
-            return Err(bad(format!(
-                "{} bytes is over the {} byte limit",
-                meta.len(),
-                MAX_RESULT_BYTES
-            )));
+        if budget.files == 0 {
+            return Err(bad(format!("more than {MAX_RESULTS} results")));
         }
-        let bytes = std::fs::read(&target).map_err(|e| bad(e.to_string()))?;
-        let text = String::from_utf8(bytes).map_err(|_| bad("value is not UTF-8".into()))?;
-        let value = parse_value(text);
-        out.push(TaskResult { name, value });
+        budget.files -= 1;
+        let text = read_limited(&target, budget).map_err(bad)?;
+        out.push(TaskResult {
+            name,
+            value: parse_value(text),
+        });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
+}
+
+/// Reads one result: a regular file, within the per-result limit and the remaining budget.
+fn read_limited(path: &Path, budget: &mut Budget) -> Result<String, String> {
+    let limit = MAX_RESULT_BYTES.min(budget.bytes);
+    let bytes = crate::fsread::read_limited(path, limit).map_err(|e| match e {
+        crate::fsread::ReadError::TooLarge(_) if limit < MAX_RESULT_BYTES => {
+            format!("all results together are over the {MAX_TOTAL_BYTES} byte limit")
+        }
+        crate::fsread::ReadError::TooLarge(_) => {
+            format!("over the {MAX_RESULT_BYTES} byte limit")
+        }
+        other => other.to_string(),
+    })?;
+    budget.bytes -= bytes.len() as u64;
+    String::from_utf8(bytes).map_err(|_| "value is not UTF-8".into())
+}
+
+fn refuse_forbidden(path: &Path, forbidden: Forbidden<'_>) -> Result<(), CollectError> {
+    for f in forbidden {
+        if let Ok(f) = std::fs::canonicalize(f)
+            && (path.starts_with(&f) || f.starts_with(path))
+        {
+            return Err(CollectError::Layout {
+                path: path.to_owned(),
+                problem: format!(
+                    "results would be read from {}, which holds chainlet's own inputs",
+                    f.display()
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Tekton writes array and object results as JSON. A value is taken as an array or object
@@ -196,61 +260,84 @@ fn parse_value(text: String) -> ResultValue {
     ResultValue::String(text)
 }
 
-/// Reads StepAction step results: every `step-<name>/results/` directory under `steps_dir`.
-/// Tekton also links `/tekton/steps/<index>` to the same directories: those links give the
-/// steps' order (Chains walks `status.steps` in order); steps without one sort after, by name.
-pub fn read_step_results(steps_dir: &Path) -> Result<Vec<StepResults>, CollectError> {
-    let mut order: BTreeMap<String, usize> = BTreeMap::new();
-    let entries = match std::fs::read_dir(steps_dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(CollectError::Dir {
-                path: steps_dir.to_owned(),
-                source,
-            });
-        }
+/// Reads StepAction step results.
+///
+/// Tekton's layout: `/tekton/steps/step-<name>` and `/tekton/steps/<index>` are both links to
+/// `/tekton/run/<index>/status`, and a step writes its results to
+/// `/tekton/steps/step-<name>/results/<result>`. The index links give the steps' order (Chains
+/// walks `status.steps` in order); steps without one sort after, by name.
+///
+/// `/tekton/steps` is writable by every step, so a step could point `step-x` or its `results`
+/// anywhere. A step directory must resolve inside the steps directory or its sibling `run`
+/// directory, its `results` must be a real directory, and neither may lead into `forbidden`.
+pub fn read_step_results(
+    steps_dir: &Path,
+    forbidden: Forbidden<'_>,
+    budget: &mut Budget,
+) -> Result<Vec<StepResults>, CollectError> {
+    let io_err = |source| CollectError::Dir {
+        path: steps_dir.to_owned(),
+        source,
     };
-    let mut out = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|source| CollectError::Dir {
-            path: steps_dir.to_owned(),
-            source,
-        })?;
+    let steps_root = match std::fs::canonicalize(steps_dir) {
+        Ok(r) => r,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err(e)),
+    };
+    let mut roots = vec![steps_root.clone()];
+    if let Some(run) = steps_root.parent().map(|p| p.join("run"))
+        && let Ok(run) = std::fs::canonicalize(run)
+    {
+        roots.push(run);
+    }
+    let mut index_of: BTreeMap<PathBuf, usize> = BTreeMap::new();
+    let mut steps: Vec<(String, PathBuf)> = Vec::new();
+    for entry in std::fs::read_dir(&steps_root).map_err(io_err)? {
+        let entry = entry.map_err(io_err)?;
         let Ok(name) = entry.file_name().into_string() else {
             continue;
         };
-        if let Ok(index) = name.parse::<usize>() {
-            if let Ok(target) = std::fs::read_link(entry.path())
-                && let Some(dir) = target.file_name().and_then(|f| f.to_str())
-                && let Some(step) = dir.strip_prefix("step-")
-            {
-                order.insert(step.to_owned(), index);
-            }
-            continue;
-        }
-        let Some(step) = name.strip_prefix("step-") else {
+        let Ok(target) = std::fs::canonicalize(entry.path()) else {
             continue;
         };
-        let results_dir = entry.path().join("results");
-        if !results_dir.is_dir() {
-            continue;
-        }
-        let results = read_results(&results_dir, true)?;
-        if !results.is_empty() {
-            out.push(StepResults {
-                step: step.to_owned(),
-                results,
-            });
+        if let Ok(index) = name.parse::<usize>() {
+            index_of.insert(target, index);
+        } else if let Some(step) = name.strip_prefix("step-") {
+            steps.push((step.to_owned(), target));
         }
     }
-    out.sort_by_key(|s| {
-        (
-            order.get(&s.step).copied().unwrap_or(usize::MAX),
-            s.step.clone(),
-        )
-    });
-    Ok(out)
+    let mut out = Vec::new();
+    for (step, target) in steps {
+        let layout = |problem: String| CollectError::Layout {
+            path: steps_dir.join(format!("step-{step}")),
+            problem,
+        };
+        if !roots.iter().any(|r| target.starts_with(r)) {
+            return Err(layout(format!(
+                "leads to {}, outside Tekton's steps and run directories",
+                target.display()
+            )));
+        }
+        let results_dir = target.join("results");
+        match std::fs::symlink_metadata(&results_dir) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(layout(
+                    "results is a symlink; step results must be a real directory".into(),
+                ));
+            }
+            Ok(m) if m.is_dir() => {}
+            _ => continue,
+        }
+        let results = read_results(&results_dir, forbidden, budget)?;
+        if !results.is_empty() {
+            out.push((index_of.get(&target).copied(), step, results));
+        }
+    }
+    out.sort_by(|a, b| (a.0.unwrap_or(usize::MAX), &a.1).cmp(&(b.0.unwrap_or(usize::MAX), &b.1)));
+    Ok(out
+        .into_iter()
+        .map(|(_, step, results)| StepResults { step, results })
+        .collect())
 }
 
 /// Checks the TaskRun UID: it names files and annotation keys, so it must be non-empty and
@@ -261,6 +348,15 @@ pub fn check_uid(uid: &str) -> Result<(), CollectError> {
     }
     if uid.len() > 128 || !uid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
         return Err(CollectError::BadUid(uid.to_owned()));
+    }
+    Ok(())
+}
+
+/// Checks the TaskRun name: Chains always has one, and slsa/v2alpha4 writes it into byproduct
+/// names.
+pub fn check_name(name: &str) -> Result<(), CollectError> {
+    if name.is_empty() {
+        return Err(CollectError::MissingName);
     }
     Ok(())
 }
@@ -283,6 +379,10 @@ mod tests {
         d
     }
 
+    fn read(d: &Path) -> Result<Vec<TaskResult>, CollectError> {
+        read_results(d, &[], &mut Budget::default())
+    }
+
     #[test]
     fn reads_string_array_and_object_results_sorted() {
         let d = tmp("kinds");
@@ -293,7 +393,7 @@ mod tests {
             r#"{"uri":"u","digest":"sha256:00"}"#,
         )
         .unwrap();
-        let r = read_results(&d, true).unwrap();
+        let r = read(&d).unwrap();
         assert_eq!(r[0].name, "a");
         assert_eq!(r[0].value, ResultValue::Array(vec!["x".into(), "y".into()]));
         assert_eq!(r[1].value, ResultValue::String("hello\n".into()));
@@ -304,7 +404,7 @@ mod tests {
     fn oversized_result_is_refused() {
         let d = tmp("big");
         std::fs::write(d.join("IMAGES"), vec![b'a'; MAX_RESULT_BYTES as usize + 1]).unwrap();
-        let e = read_results(&d, true).unwrap_err().to_string();
+        let e = read(&d).unwrap_err().to_string();
         assert!(e.contains("IMAGES") && e.contains("limit"), "{e}");
     }
 
@@ -312,7 +412,7 @@ mod tests {
     fn symlink_leaving_the_directory_is_refused() {
         let d = tmp("link");
         std::os::unix::fs::symlink("/etc/hostname", d.join("IMAGE_URL")).unwrap();
-        let e = read_results(&d, true).unwrap_err().to_string();
+        let e = read(&d).unwrap_err().to_string();
         assert!(e.contains("IMAGE_URL") && e.contains("outside"), "{e}");
     }
 
@@ -320,7 +420,88 @@ mod tests {
     fn non_utf8_result_is_refused() {
         let d = tmp("utf8");
         std::fs::write(d.join("IMAGE_URL"), [0xff, 0xfe]).unwrap();
-        assert!(read_results(&d, true).is_err());
+        assert!(read(&d).is_err());
+    }
+
+    #[test]
+    fn fifo_is_refused_not_waited_on() {
+        let d = tmp("fifo");
+        let st = std::process::Command::new("mkfifo")
+            .arg(d.join("IMAGE_URL"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let e = read(&d).unwrap_err().to_string();
+        assert!(e.contains("IMAGE_URL") && e.contains("regular file"), "{e}");
+    }
+
+    #[test]
+    fn total_budget_is_enforced() {
+        let d = tmp("budget");
+        std::fs::write(d.join("a"), vec![b'a'; 600]).unwrap();
+        std::fs::write(d.join("b"), vec![b'b'; 600]).unwrap();
+        let mut budget = Budget {
+            bytes: 1000,
+            files: 10,
+        };
+        let e = read_results(&d, &[], &mut budget).unwrap_err().to_string();
+        assert!(e.contains("all results together"), "{e}");
+    }
+
+    /// Tekton's layout: steps/step-<name> and steps/<i> both link to run/<i>/status.
+    fn tekton_steps(root: &Path, steps: &[&str]) {
+        for (i, name) in steps.iter().enumerate() {
+            let status = root.join(format!("run/{i}/status/results"));
+            std::fs::create_dir_all(&status).unwrap();
+            std::fs::write(status.join("r"), *name).unwrap();
+            std::fs::create_dir_all(root.join("steps")).unwrap();
+            let target = format!("../run/{i}/status");
+            std::os::unix::fs::symlink(&target, root.join(format!("steps/step-{name}"))).unwrap();
+            std::os::unix::fs::symlink(&target, root.join(format!("steps/{i}"))).unwrap();
+        }
+    }
+
+    #[test]
+    fn steps_come_in_tekton_index_order() {
+        let d = tmp("order");
+        tekton_steps(&d, &["zeta", "alpha"]);
+        let steps = read_step_results(&d.join("steps"), &[], &mut Budget::default()).unwrap();
+        let names: Vec<&str> = steps.iter().map(|s| s.step.as_str()).collect();
+        assert_eq!(names, ["zeta", "alpha"]);
+    }
+
+    #[test]
+    fn step_results_linked_to_the_secrets_are_refused() {
+        let d = tmp("evil");
+        tekton_steps(&d, &["ok"]);
+        let secrets = d.join("secrets");
+        std::fs::create_dir_all(&secrets).unwrap();
+        std::fs::write(secrets.join("cosign.password"), "pw").unwrap();
+        // A step that links its own results directory to the secrets...
+        std::fs::create_dir_all(d.join("run/5/status")).unwrap();
+        std::os::unix::fs::symlink(&secrets, d.join("run/5/status/results")).unwrap();
+        std::os::unix::fs::symlink("../run/5/status", d.join("steps/step-evil")).unwrap();
+        let e = read_step_results(&d.join("steps"), &[&secrets], &mut Budget::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("symlink"), "{e}");
+        // ...or its step directory straight at them.
+        std::fs::remove_file(d.join("steps/step-evil")).unwrap();
+        std::fs::create_dir_all(d.join("elsewhere/results")).unwrap();
+        std::os::unix::fs::symlink(d.join("elsewhere"), d.join("steps/step-evil")).unwrap();
+        let e = read_step_results(&d.join("steps"), &[&secrets], &mut Budget::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("outside"), "{e}");
+    }
+
+    #[test]
+    fn results_dir_inside_the_secrets_is_refused() {
+        let d = tmp("forbidden");
+        let e = read_results(&d, &[&d], &mut Budget::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("chainlet's own inputs"), "{e}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod formats;
+mod fsread;
 pub mod keygen;
 pub mod signing;
 pub mod storage;

@@ -53,6 +53,8 @@ pub enum ConfigError {
         origin: String,
         why: &'static str,
     },
+    #[error("{path}: {problem}")]
+    ConfigFile { path: PathBuf, problem: String },
     #[error("--set {0:?}: expected KEY=VALUE")]
     BadSet(String),
     #[error("{path}: cannot read the config directory: {source}")]
@@ -293,12 +295,14 @@ fn read_config_dir(dir: &Path) -> Result<Vec<(String, String, PathBuf)>, ConfigE
         if !std::fs::metadata(&path).map_err(io)?.is_file() {
             continue;
         }
-        let bytes = std::fs::read(&path).map_err(io)?;
-        let value = String::from_utf8(bytes).map_err(|_| ConfigError::InvalidValue {
-            key: "(file)",
-            value: name.clone(),
-            origin: path.display().to_string(),
-            accepted: "UTF-8 text".into(),
+        let bytes =
+            crate::fsread::read_limited(&path, 64 * 1024).map_err(|e| ConfigError::ConfigFile {
+                path: path.clone(),
+                problem: e.to_string(),
+            })?;
+        let value = String::from_utf8(bytes).map_err(|_| ConfigError::ConfigFile {
+            path: path.clone(),
+            problem: "is not UTF-8 text".into(),
         })?;
         let value = value
             .strip_suffix("\r\n")

@@ -102,24 +102,20 @@ pub fn load_from_secrets(dir: &Path) -> Result<KeyPair, SigningError> {
     })
 }
 
-/// Reads a secret file into memory that is wiped on drop. Large files are refused: no key
-/// file is bigger than a few KiB, and a huge one is a mistake.
+/// Reads a secret file into memory that is wiped on drop. No key file is bigger than a few
+/// KiB; a larger one, or anything but a regular file, is refused.
 pub(crate) fn read_secret(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>, SigningError> {
     const MAX: u64 = 64 * 1024;
-    let meta = std::fs::metadata(path).map_err(|source| SigningError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    if meta.len() > MAX {
-        return Err(SigningError::Corrupt {
-            path: path.to_owned(),
-            reason: format!("{} bytes is too large for a key file", meta.len()),
-        });
-    }
-    std::fs::read(path)
+    crate::fsread::read_limited(path, MAX)
         .map(zeroize::Zeroizing::new)
-        .map_err(|source| SigningError::Read {
-            path: path.to_owned(),
-            source,
+        .map_err(|e| match e {
+            crate::fsread::ReadError::Io(source) => SigningError::Read {
+                path: path.to_owned(),
+                source,
+            },
+            other => SigningError::Corrupt {
+                path: path.to_owned(),
+                reason: other.to_string(),
+            },
         })
 }

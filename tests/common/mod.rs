@@ -108,13 +108,18 @@ impl Pod {
         self
     }
 
+    /// A step result in Tekton's layout: `steps/step-<name>` and `steps/<index>` both link to
+    /// `run/<index>/status`, whose `results/` the step writes.
     pub fn step_result(&self, step: &str, index: usize, name: &str, value: &str) -> &Self {
-        let dir = self.path("steps").join(format!("step-{step}/results"));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(name), value).unwrap();
-        let link = self.path("steps").join(index.to_string());
-        if !link.exists() {
-            std::os::unix::fs::symlink(format!("step-{step}"), link).unwrap();
+        let status = self.path(&format!("run/{index}/status"));
+        std::fs::create_dir_all(status.join("results")).unwrap();
+        std::fs::write(status.join("results").join(name), value).unwrap();
+        std::fs::create_dir_all(self.path("steps")).unwrap();
+        for link in [format!("step-{step}"), index.to_string()] {
+            let link = self.path("steps").join(link);
+            if !link.exists() {
+                std::os::unix::fs::symlink(format!("../run/{index}/status"), link).unwrap();
+            }
         }
         self
     }
