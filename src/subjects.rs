@@ -457,7 +457,7 @@ mod tests {
             s("IMAGE_DIGEST", "sha256:bad"),
             obj(
                 "x-ARTIFACT_OUTPUTS",
-                &[("uri", "gcr.io/b"), ("digest", "sha256:basd-sha")],
+                &[("uri", "gcr.io/bb"), ("digest", "sha256:basd-sha")],
             ),
         ]);
         assert!(subjects(&r, Strictness::Strict).is_err());
@@ -483,13 +483,13 @@ mod tests {
     #[test]
     fn several_pairs_come_out_sorted_by_prefix() {
         let a = subjects_strict(&run(vec![
-            s("z-IMAGE_URL", "reg.io/z"),
+            s("z-IMAGE_URL", "reg.io/zz"),
             s("z-IMAGE_DIGEST", &format!("sha256:{D1}")),
-            s("a-IMAGE_URL", "reg.io/a"),
+            s("a-IMAGE_URL", "reg.io/aa"),
             s("a-IMAGE_DIGEST", &format!("sha256:{D2}")),
         ]))
         .unwrap();
-        assert_eq!(names(&a.subjects_v1), ["reg.io/a", "reg.io/z"]);
+        assert_eq!(names(&a.subjects_v1), ["reg.io/aa", "reg.io/zz"]);
     }
 
     #[test]
@@ -545,7 +545,7 @@ mod tests {
             obj(
                 "b-ARTIFACT_OUTPUTS",
                 &[
-                    ("uri", "gcr.io/b:tag"),
+                    ("uri", "gcr.io/bb:tag"),
                     ("digest", &format!("sha256:{D2}")),
                     ("isBuildArtifact", "true"),
                 ],
@@ -555,10 +555,10 @@ mod tests {
         // v1: images first (normalised b), then every output by raw URI.
         assert_eq!(
             names(&a.subjects_v1),
-            ["gcr.io/b", "pkg:maven/a", "gcr.io/b:tag"]
+            ["gcr.io/bb", "pkg:maven/a", "gcr.io/bb:tag"]
         );
         // v2alpha4: build artifacts by raw URI, then the image (a different name).
-        assert_eq!(names(&a.subjects_v2alpha4), ["gcr.io/b:tag", "gcr.io/b"]);
+        assert_eq!(names(&a.subjects_v2alpha4), ["gcr.io/bb:tag", "gcr.io/bb"]);
     }
 
     #[test]

@@ -27,11 +27,20 @@ impl FileBackend {
         self.dir.join(format!("taskrun-{uid}"))
     }
 
-    /// The directory of an image signature.
-    pub fn image_dir(&self, image: &crate::subjects::ImageRef) -> PathBuf {
-        self.dir
+    /// The directory of an image signature. Image names are valid repository names, which
+    /// may still contain `.` or `..` components: those are refused rather than followed.
+    pub fn image_dir(&self, image: &crate::subjects::ImageRef) -> Result<PathBuf, StorageError> {
+        let name = image.repo_name();
+        if name
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..")
+        {
+            return Err(StorageError::UnsafeName(name));
+        }
+        Ok(self
+            .dir
             .join("images")
-            .join(format!("{}@sha256-{}", image.repo_name(), image.digest_hex))
+            .join(format!("{name}@sha256-{}", image.digest_hex)))
     }
 }
 
@@ -50,7 +59,7 @@ impl Backend for FileBackend {
             files.push((dir.join("envelope.json"), envelope));
         }
         for sig in &batch.images {
-            let dir = self.image_dir(&sig.image);
+            let dir = self.image_dir(&sig.image)?;
             files.push((dir.join("payload.json"), sig.payload.clone()));
             files.push((dir.join("signature"), sig.signature.clone().into_bytes()));
         }
@@ -58,38 +67,183 @@ impl Backend for FileBackend {
     }
 }
 
-/// Writes every file to a temporary sibling, then renames them all into place. On failure the
-/// temporaries are removed and no target is touched.
+/// Writes every file to a temporary sibling (synced), then renames them all into place. A file
+/// being replaced is first moved aside, so that if any step fails every target is restored,
+/// the temporaries are removed and the directories this run created are removed again.
 fn write_all_or_nothing(files: &[(PathBuf, Vec<u8>)]) -> Result<(), StorageError> {
-    let mut temps: Vec<(PathBuf, &Path)> = Vec::new();
-    let result = (|| {
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some((dup, _)) = files.iter().find(|(t, _)| !seen.insert(t)) {
+        return Err(StorageError::File {
+            path: dup.clone(),
+            source: std::io::Error::other("two artifacts would be written to this one file"),
+        });
+    }
+    let mut tx = Transaction::default();
+    let result = tx.run(files);
+    if result.is_err() {
+        tx.roll_back();
+    } else {
+        tx.commit();
+    }
+    result
+}
+
+/// The undo log of one run's writes.
+#[derive(Default)]
+struct Transaction {
+    created_dirs: Vec<PathBuf>,
+    temps: Vec<PathBuf>,
+    /// (target, where the previous file was moved, if there was one)
+    placed: Vec<(PathBuf, Option<PathBuf>)>,
+}
+
+impl Transaction {
+    fn run(&mut self, files: &[(PathBuf, Vec<u8>)]) -> Result<(), StorageError> {
+        let pid = std::process::id();
+        let mut staged = Vec::new();
         for (target, bytes) in files {
             let err = |source| StorageError::File {
                 path: target.clone(),
                 source,
             };
             let parent = target.parent().expect("targets are inside the output dir");
-            std::fs::create_dir_all(parent).map_err(err)?;
-            let name = target
-                .file_name()
-                .expect("targets have file names")
-                .to_string_lossy();
-            let temp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-            std::fs::write(&temp, bytes).map_err(err)?;
-            temps.push((temp, target));
+            self.create_dirs(parent).map_err(err)?;
+            let name = target.file_name().expect("targets have file names");
+            let temp = parent.join(format!(".{}.tmp-{pid}", name.to_string_lossy()));
+            self.temps.push(temp.clone());
+            write_synced(&temp, bytes).map_err(err)?;
+            staged.push((temp, target));
         }
-        for (temp, target) in &temps {
-            std::fs::rename(temp, target).map_err(|source| StorageError::File {
-                path: target.to_path_buf(),
+        for (temp, target) in staged {
+            let err = |source| StorageError::File {
+                path: target.clone(),
                 source,
-            })?;
+            };
+            if target.is_dir() {
+                return Err(err(std::io::Error::other("is a directory")));
+            }
+            let backup = if target.exists() {
+                let name = target.file_name().expect("targets have file names");
+                let backup =
+                    target.with_file_name(format!(".{}.old-{pid}", name.to_string_lossy()));
+                std::fs::rename(target, &backup).map_err(err)?;
+                Some(backup)
+            } else {
+                None
+            };
+            self.placed.push((target.clone(), backup));
+            std::fs::rename(&temp, target).map_err(err)?;
+            self.temps.retain(|t| t != &temp);
         }
         Ok(())
-    })();
-    if result.is_err() {
-        for (temp, _) in &temps {
-            let _ = std::fs::remove_file(temp);
+    }
+
+    /// Creates `dir` and its missing parents, remembering which ones this run made.
+    fn create_dirs(&mut self, dir: &Path) -> std::io::Result<()> {
+        let mut missing = Vec::new();
+        let mut d = dir;
+        while !d.exists() {
+            missing.push(d.to_owned());
+            match d.parent() {
+                Some(p) => d = p,
+                None => break,
+            }
+        }
+        for m in missing.into_iter().rev() {
+            std::fs::create_dir(&m)?;
+            self.created_dirs.push(m);
+        }
+        Ok(())
+    }
+
+    fn commit(self) {
+        for (_, backup) in self.placed {
+            if let Some(b) = backup {
+                let _ = std::fs::remove_file(b);
+            }
         }
     }
-    result
+
+    fn roll_back(self) {
+        for temp in &self.temps {
+            let _ = std::fs::remove_file(temp);
+        }
+        for (target, backup) in self.placed.iter().rev() {
+            let _ = std::fs::remove_file(target);
+            if let Some(b) = backup {
+                let _ = std::fs::rename(b, target);
+            }
+        }
+        for dir in self.created_dirs.iter().rev() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut f = std::fs::File::create(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_restores_everything_and_removes_new_directories() {
+        let root = tempfile::tempdir().unwrap();
+        let out = root.path().join("out");
+        std::fs::create_dir_all(out.join("a")).unwrap();
+        std::fs::write(out.join("a/old"), "previous run").unwrap();
+        // The second target's parent is a file, so creating it fails after the first was staged.
+        std::fs::write(out.join("blocker"), "").unwrap();
+        let files = vec![
+            (out.join("a/old"), b"new".to_vec()),
+            (out.join("b/c/new"), b"x".to_vec()),
+            (out.join("blocker/x"), b"y".to_vec()),
+        ];
+        assert!(write_all_or_nothing(&files).is_err());
+        assert_eq!(
+            std::fs::read_to_string(out.join("a/old")).unwrap(),
+            "previous run"
+        );
+        assert!(!out.join("b").exists());
+        let mut left: Vec<_> = std::fs::read_dir(out.join("a"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["old"]);
+    }
+
+    #[test]
+    fn a_failed_rename_rolls_back_the_files_already_placed() {
+        let root = tempfile::tempdir().unwrap();
+        let out = root.path().join("out");
+        std::fs::create_dir_all(out.join("t/dir-in-the-way/x")).unwrap();
+        let files = vec![
+            (out.join("t/first"), b"1".to_vec()),
+            // A directory where a file belongs fails the run after `first` was placed.
+            (out.join("t/dir-in-the-way"), b"2".to_vec()),
+        ];
+        assert!(write_all_or_nothing(&files).is_err());
+        assert!(!out.join("t/first").exists());
+        let names: Vec<_> = std::fs::read_dir(out.join("t"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["dir-in-the-way"]);
+    }
+
+    #[test]
+    fn duplicate_targets_are_refused_before_anything_is_written() {
+        let root = tempfile::tempdir().unwrap();
+        let t = root.path().join("out/x");
+        assert!(write_all_or_nothing(&[(t.clone(), vec![1]), (t.clone(), vec![2])]).is_err());
+        assert!(!root.path().join("out").exists());
+    }
 }

@@ -43,6 +43,10 @@ pub trait Backend {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
+    #[error(
+        "storage file: image {0:?} has a '.' or '..' path component; refusing to write outside the output directory"
+    )]
+    UnsafeName(String),
     #[error("storage file: {path}: {source}")]
     File {
         path: std::path::PathBuf,

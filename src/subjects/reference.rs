@@ -9,11 +9,12 @@ use super::Artifact;
 
 const DEFAULT_REGISTRY: &str = "index.docker.io";
 
-/// `registry/repository@sha256:<hex>`, normalised.
+/// `registry/repository@sha256:<hex>`, normalised: two spellings of one image
+/// (`busybox`, `docker.io/library/busybox`) are equal, as Chains dedupes them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ImageRef {
     pub registry: String,
-    /// The repository path as written (without Docker Hub's implicit `library/`).
+    /// The repository path, with Docker Hub's implicit `library/` made explicit.
     pub repository: String,
     /// 64 lowercase hex characters of the sha256 manifest digest.
     pub digest_hex: String,
@@ -44,11 +45,7 @@ impl ImageRef {
     /// The repository name as go-containerregistry's `Repository.Name()` gives it:
     /// `index.docker.io/library/busybox`, `gcr.io/foo/bar`.
     pub fn repo_name(&self) -> String {
-        if self.registry == DEFAULT_REGISTRY && !self.repository.contains('/') {
-            format!("{}/library/{}", self.registry, self.repository)
-        } else {
-            format!("{}/{}", self.registry, self.repository)
-        }
+        format!("{}/{}", self.registry, self.repository)
     }
 
     /// The in-toto subject for this image.
@@ -84,13 +81,12 @@ fn strip_tag(base: &str) -> Result<&str, String> {
     }
 }
 
-/// Splits `registry/repo`; the first component is a registry only when it is `localhost` or
-/// contains `.` or `:`, otherwise the image is on Docker Hub.
+/// Splits `registry/repo`; the first component is a registry only when it contains `.` or
+/// `:` (go-containerregistry does not special-case `localhost` as the Docker CLI does), otherwise
+/// the image is on Docker Hub.
 fn split_registry(base: &str) -> Result<(String, String), String> {
     let (registry, repo) = match base.split_once('/') {
-        Some((first, rest)) if first == "localhost" || first.contains(['.', ':']) => {
-            (first.to_owned(), rest)
-        }
+        Some((first, rest)) if first.contains(['.', ':']) => (first.to_owned(), rest),
         _ => (DEFAULT_REGISTRY.to_owned(), base),
     };
     let registry = if registry == "docker.io" {
@@ -105,32 +101,23 @@ fn split_registry(base: &str) -> Result<(String, String), String> {
     {
         return Err(format!("invalid registry {registry:?}"));
     }
-    if registry.starts_with('.') {
-        return Err(format!("invalid registry {registry:?}"));
-    }
-    // Path components name directories in `file` storage; "." and ".." never name a real
-    // repository, so they are refused rather than followed.
-    if repo
-        .split('/')
-        .any(|c| c.is_empty() || c == "." || c == "..")
-    {
-        return Err(format!(
-            "invalid repository {repo:?} (empty, . or .. path component)"
-        ));
-    }
-    // go-containerregistry v0.21 required 2 characters; later versions (and the OCI
-    // distribution spec) accept 1, so chainlet does.
-    if repo.is_empty()
+    // go-containerregistry v0.21 (the version Chains uses) wants 2 to 255 characters.
+    if repo.len() < 2
         || repo.len() > 255
         || !repo
             .bytes()
             .all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'/' | b'-'))
     {
         return Err(format!(
-            "invalid repository {repo:?} (1 to 255 characters of a-z 0-9 _ . / -)"
+            "invalid repository {repo:?} (2 to 255 characters of a-z 0-9 _ . / -)"
         ));
     }
-    Ok((registry, repo.to_owned()))
+    let repo = if registry == DEFAULT_REGISTRY && !repo.contains('/') {
+        format!("library/{repo}")
+    } else {
+        repo.to_owned()
+    };
+    Ok((registry, repo))
 }
 
 #[cfg(test)]
@@ -152,7 +139,18 @@ mod tests {
         assert_eq!(name("docker.io/foo"), "index.docker.io/library/foo");
         assert_eq!(name("ubuntu/x"), "index.docker.io/ubuntu/x");
         assert_eq!(name("localhost:5000/a/b:v1"), "localhost:5000/a/b");
-        assert_eq!(name("127.0.0.1:5000/a"), "127.0.0.1:5000/a");
+        assert_eq!(
+            name("localhost/team/app"),
+            "index.docker.io/localhost/team/app"
+        );
+        assert_eq!(name("127.0.0.1:5000/ab"), "127.0.0.1:5000/ab");
+    }
+
+    #[test]
+    fn two_spellings_of_one_image_are_equal() {
+        let a = ImageRef::parse(&format!("busybox@sha256:{H}")).unwrap();
+        let b = ImageRef::parse(&format!("docker.io/library/busybox:1@sha256:{H}")).unwrap();
+        assert_eq!(a, b);
     }
 
     #[test]
@@ -164,8 +162,7 @@ mod tests {
             format!("gcr.io/foo@sha256:{H}@sha256:{H}"),
             "gcr.io/foo".to_string(),
             format!("gcr.io/foo:@sha256:{H}"),
-            format!("../../etc@sha256:{H}"),
-            format!("gcr.io/a/../../b@sha256:{H}"),
+            format!("gcr.io/a@sha256:{H}"),
         ] {
             assert!(ImageRef::parse(&bad).is_err(), "{bad}");
         }
