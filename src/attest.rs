@@ -29,7 +29,9 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
     } else {
         Strictness::Strict
     };
-    let artifacts = subjects::subjects(&run, strictness).map_err(Failure::run)?;
+    let format = Format::from_config(config.format(ArtifactType::TaskRun))
+        .expect("config validated the format");
+    let artifacts = subjects::subjects(&run, format.view(), strictness).map_err(Failure::run)?;
 
     let taskrun_on = config.enabled(ArtifactType::TaskRun);
     let oci_on = config.enabled(ArtifactType::Oci) && !artifacts.images.is_empty();
@@ -43,8 +45,6 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
     tracing::info!(key = %signer.describe(), keyid = %signer.key_id(), "loaded signing key");
 
     let attestation = taskrun_on.then(|| {
-        let format = Format::from_config(config.format(ArtifactType::TaskRun))
-            .expect("config validated the format");
         let opts = formats::Options {
             builder_id: config.get("builder.id").to_owned(),
             build_type: config.get("builddefinition.buildtype").to_owned(),

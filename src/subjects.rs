@@ -24,23 +24,31 @@ pub struct Artifact {
     pub digest: BTreeMap<String, String>,
 }
 
+impl Artifact {
+    /// A subject with the digest split at `:` as written, as Chains' subject code does (the
+    /// digest has been validated already).
+    fn raw(name: String, digest: &str) -> Self {
+        let (alg, hex) = digest.split_once(':').unwrap_or((digest, ""));
+        Self {
+            name,
+            digest: BTreeMap::from([(alg.to_owned(), hex.to_owned())]),
+        }
+    }
+}
+
 /// What type hinting found, grouped as the formats need it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Artifacts {
     /// Images to sign (storage of `artifacts.oci`), in Chains' order: `*IMAGE_URL` pairs,
     /// `IMAGES`, then `*ARTIFACT_OUTPUTS` build artifacts that are images.
     pub images: Vec<ImageRef>,
-    /// Subjects as slsa/v1 (in-toto) and slsa/v2alpha3 compute them: task results only, every
-    /// valid `*ARTIFACT_OUTPUTS`, and `*ARTIFACT_URI` pairs.
-    pub subjects_v1: Vec<Artifact>,
-    /// Subjects as slsa/v2alpha4 computes them: each step's results, then the task's; only
-    /// build artifacts (`isBuildArtifact: "true"`) and images.
-    pub subjects_v2alpha4: Vec<Artifact>,
+    /// The subjects, by the rule of the [`View`] asked for.
+    pub subjects: Vec<Artifact>,
     /// The git checkout from `CHAINS-GIT_URL` + `CHAINS-GIT_COMMIT` (params, then results).
     pub git: Option<Artifact>,
     /// `*ARTIFACT_INPUTS` task results.
     pub inputs: Vec<Artifact>,
-    /// Per step, in step order: its git material then its `*ARTIFACT_INPUTS` (slsa/v2alpha4).
+    /// slsa/v2alpha4: every step's git material, then every step's `*ARTIFACT_INPUTS`.
     pub step_inputs: Vec<Artifact>,
 }
 
@@ -110,82 +118,96 @@ impl Checker {
     }
 }
 
-/// Runs type hinting over a run's results.
-pub fn subjects(run: &RunRecord, strictness: Strictness) -> Result<Artifacts, HintError> {
+/// Which of Chains' two subject rules a format follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// slsa/v1 (in-toto) and slsa/v2alpha3: task results only; images, `*ARTIFACT_URI` pairs
+    /// and every valid `*ARTIFACT_OUTPUTS`.
+    TaskResults,
+    /// slsa/v2alpha4: each step's results, then the task's; only build artifacts and images.
+    BuildArtifacts,
+}
+
+/// Runs type hinting over a run's results for one view. Only the hints that view (and image
+/// signing) reads are validated, and each result is parsed once.
+pub fn subjects(
+    run: &RunRecord,
+    view: View,
+    strictness: Strictness,
+) -> Result<Artifacts, HintError> {
     let c = &Checker { strictness };
     let task = &run.results;
+    let task_outputs = artifact_objects(c, task, ARTIFACT_OUTPUTS)?;
     let mut out = Artifacts {
-        images: oci_images(c, task)?,
+        images: oci_images(c, task, &task_outputs)?,
         ..Artifacts::default()
     };
 
-    // slsa/v1 and slsa/v2alpha3.
-    for img in &out.images {
-        append(&mut out.subjects_v1, img.subject());
-    }
-    for (prefix, uri, digest) in pairs(c, task, ARTIFACT_URI, ARTIFACT_DIGEST)? {
-        let name = format!("{prefix}{ARTIFACT_DIGEST}");
-        let (alg, hex) = match parse_digest(&digest) {
-            Ok(d) => d,
-            Err(p) => {
-                c.invalid(hint_error(&name, p))?;
-                continue;
+    match view {
+        View::TaskResults => {
+            for img in &out.images {
+                append(&mut out.subjects, img.subject());
             }
-        };
-        append(
-            &mut out.subjects_v1,
-            Artifact {
-                name: uri,
-                digest: BTreeMap::from([(alg, hex)]),
-            },
-        );
-    }
-    for output in artifact_objects(c, task, ARTIFACT_OUTPUTS)? {
-        append(&mut out.subjects_v1, output.artifact);
+            for (prefix, uri, digest) in pairs(c, task, ARTIFACT_URI, ARTIFACT_DIGEST)? {
+                if let Err(p) = parse_digest(&digest) {
+                    c.invalid(hint_error(&format!("{prefix}{ARTIFACT_DIGEST}"), p))?;
+                    continue;
+                }
+                append(&mut out.subjects, Artifact::raw(uri, &digest));
+            }
+            for output in &task_outputs {
+                append(&mut out.subjects, output.subject.clone());
+            }
+        }
+        View::BuildArtifacts => {
+            let mut step_git = Vec::new();
+            let mut step_inputs = Vec::new();
+            for step in &run.step_results {
+                let outputs = artifact_objects(c, &step.results, ARTIFACT_OUTPUTS)?;
+                let images = oci_images(c, &step.results, &outputs)?;
+                build_artifact_subjects(&outputs, &images, &mut out.subjects);
+                step_git.extend(git_material(&[], &step.results));
+                step_inputs.extend(artifact_objects(c, &step.results, ARTIFACT_INPUTS)?);
+            }
+            build_artifact_subjects(&task_outputs, &out.images, &mut out.subjects);
+            // Chains lists every step's git checkout first, then every step's inputs.
+            for git in step_git {
+                append(&mut out.step_inputs, git);
+            }
+            for input in step_inputs {
+                append(&mut out.step_inputs, input.material);
+            }
+        }
     }
 
-    // slsa/v2alpha4: each step's results, then the task's.
-    for step in &run.step_results {
-        build_artifact_subjects(c, &step.results, &mut out.subjects_v2alpha4)?;
-    }
-    build_artifact_subjects(c, task, &mut out.subjects_v2alpha4)?;
-
-    // Materials.
     out.git = git_material(&run.params, task);
     for input in artifact_objects(c, task, ARTIFACT_INPUTS)? {
-        append(&mut out.inputs, input.artifact);
-    }
-    for step in &run.step_results {
-        if let Some(git) = git_material(&[], &step.results) {
-            append(&mut out.step_inputs, git);
-        }
-        for input in artifact_objects(c, &step.results, ARTIFACT_INPUTS)? {
-            append(&mut out.step_inputs, input.artifact);
-        }
+        append(&mut out.inputs, input.material);
     }
     Ok(out)
 }
 
 /// v2alpha4's subjects of one result set: build artifacts by raw URI, then images.
 fn build_artifact_subjects(
-    c: &Checker,
-    results: &[TaskResult],
+    outputs: &[ObjectHint],
+    images: &[ImageRef],
     subjects: &mut Vec<Artifact>,
-) -> Result<(), HintError> {
-    for output in artifact_objects(c, results, ARTIFACT_OUTPUTS)? {
-        if output.build_artifact {
-            append(subjects, output.artifact);
-        }
+) {
+    for output in outputs.iter().filter(|o| o.build_artifact) {
+        append(subjects, output.subject.clone());
     }
-    for img in oci_images(c, results)? {
+    for img in images {
         append(subjects, img.subject());
     }
-    Ok(())
 }
 
 /// Chains' `ExtractOCIImagesFromResults`: `*IMAGE_URL`/`*IMAGE_DIGEST` pairs, each `IMAGES`
 /// entry, then build-artifact outputs that parse as images, without repeats.
-fn oci_images(c: &Checker, results: &[TaskResult]) -> Result<Vec<ImageRef>, HintError> {
+fn oci_images(
+    c: &Checker,
+    results: &[TaskResult],
+    outputs: &[ObjectHint],
+) -> Result<Vec<ImageRef>, HintError> {
     let mut images: Vec<ImageRef> = Vec::new();
     let mut push = |img: ImageRef| {
         if !images.contains(&img) {
@@ -216,10 +238,10 @@ fn oci_images(c: &Checker, results: &[TaskResult]) -> Result<Vec<ImageRef>, Hint
             }
         }
     }
-    for output in artifact_objects(c, results, ARTIFACT_OUTPUTS)? {
-        if output.build_artifact
-            && let Ok(img) = ImageRef::parse(&format!("{}@{}", output.uri_raw, output.digest_raw))
-        {
+    for output in outputs.iter().filter(|o| o.build_artifact) {
+        // A build artifact that is not an image (a package, a binary) is a subject, not an
+        // image to sign.
+        if let Ok(img) = ImageRef::parse(&format!("{}@{}", output.uri_raw, output.digest_raw)) {
             push(img);
         }
     }
@@ -269,7 +291,10 @@ fn pairs(
 }
 
 struct ObjectHint {
-    artifact: Artifact,
+    /// As a subject: Chains splits the digest as written (`SHA256:…` keeps its case).
+    subject: Artifact,
+    /// As a material: Chains uses the validated, lowercased algorithm.
+    material: Artifact,
     uri_raw: String,
     digest_raw: String,
     build_artifact: bool,
@@ -319,7 +344,8 @@ fn object_hint(r: &TaskResult, suffix: &str) -> Result<ObjectHint, HintError> {
         Some(_) => false,
     };
     Ok(ObjectHint {
-        artifact: Artifact {
+        subject: Artifact::raw(uri.to_owned(), digest),
+        material: Artifact {
             name: uri.to_owned(),
             digest: BTreeMap::from([(alg, hex)]),
         },
@@ -447,7 +473,11 @@ mod tests {
     }
 
     fn subjects_strict(r: &RunRecord) -> Result<Artifacts, HintError> {
-        subjects(r, Strictness::Strict)
+        subjects(r, View::TaskResults, Strictness::Strict)
+    }
+
+    fn v2alpha4(r: &RunRecord) -> Artifacts {
+        subjects(r, View::BuildArtifacts, Strictness::Strict).unwrap()
     }
 
     #[test]
@@ -460,9 +490,9 @@ mod tests {
                 &[("uri", "gcr.io/bb"), ("digest", "sha256:basd-sha")],
             ),
         ]);
-        assert!(subjects(&r, Strictness::Strict).is_err());
-        let a = subjects(&r, Strictness::Lenient).unwrap();
-        assert!(a.subjects_v1.is_empty() && a.images.is_empty());
+        assert!(subjects(&r, View::TaskResults, Strictness::Strict).is_err());
+        let a = subjects(&r, View::TaskResults, Strictness::Lenient).unwrap();
+        assert!(a.subjects.is_empty() && a.images.is_empty());
     }
 
     fn names(a: &[Artifact]) -> Vec<&str> {
@@ -476,8 +506,8 @@ mod tests {
             s("IMAGE_DIGEST", &format!("sha256:{D1}\n")),
         ]))
         .unwrap();
-        assert_eq!(names(&a.subjects_v1), ["gcr.io/foo/bat"]);
-        assert_eq!(a.subjects_v1[0].digest["sha256"], D1);
+        assert_eq!(names(&a.subjects), ["gcr.io/foo/bat"]);
+        assert_eq!(a.subjects[0].digest["sha256"], D1);
     }
 
     #[test]
@@ -489,7 +519,7 @@ mod tests {
             s("a-IMAGE_DIGEST", &format!("sha256:{D2}")),
         ]))
         .unwrap();
-        assert_eq!(names(&a.subjects_v1), ["reg.io/aa", "reg.io/zz"]);
+        assert_eq!(names(&a.subjects), ["reg.io/aa", "reg.io/zz"]);
     }
 
     #[test]
@@ -504,7 +534,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(
-            names(&a.subjects_v1),
+            names(&a.subjects),
             ["index.docker.io/library/img1", "index.docker.io/x/y"]
         );
         assert_eq!(a.images.len(), 2);
@@ -532,12 +562,12 @@ mod tests {
     #[test]
     fn empty_values_count_as_absent() {
         let a = subjects_strict(&run(vec![s("IMAGE_URL", ""), s("IMAGE_DIGEST", " ")])).unwrap();
-        assert!(a.subjects_v1.is_empty());
+        assert!(a.subjects.is_empty());
     }
 
     #[test]
     fn v1_takes_every_output_v2alpha4_only_build_artifacts() {
-        let a = subjects_strict(&run(vec![
+        let r = run(vec![
             obj(
                 "a-ARTIFACT_OUTPUTS",
                 &[("uri", "pkg:maven/a"), ("digest", &format!("sha256:{D1}"))],
@@ -550,15 +580,17 @@ mod tests {
                     ("isBuildArtifact", "true"),
                 ],
             ),
-        ]))
-        .unwrap();
+        ]);
         // v1: images first (normalised b), then every output by raw URI.
         assert_eq!(
-            names(&a.subjects_v1),
+            names(&subjects_strict(&r).unwrap().subjects),
             ["gcr.io/bb", "pkg:maven/a", "gcr.io/bb:tag"]
         );
         // v2alpha4: build artifacts by raw URI, then the image (a different name).
-        assert_eq!(names(&a.subjects_v2alpha4), ["gcr.io/bb:tag", "gcr.io/bb"]);
+        assert_eq!(
+            names(&v2alpha4(&r).subjects),
+            ["gcr.io/bb:tag", "gcr.io/bb"]
+        );
     }
 
     #[test]
@@ -578,12 +610,66 @@ mod tests {
                 ],
             )],
         }];
-        let a = subjects_strict(&r).unwrap();
         assert_eq!(
-            names(&a.subjects_v2alpha4),
+            names(&v2alpha4(&r).subjects),
             ["gcr.io/my/image/fromstep3", "gcr.io/my/image"]
         );
-        assert_eq!(names(&a.subjects_v1), ["gcr.io/my/image"]);
+        assert_eq!(
+            names(&subjects_strict(&r).unwrap().subjects),
+            ["gcr.io/my/image"]
+        );
+    }
+
+    #[test]
+    fn v2alpha4_lists_every_steps_git_then_every_steps_inputs() {
+        let mut r = run(vec![]);
+        let step = |n: &str| StepResults {
+            step: n.into(),
+            results: vec![
+                s("CHAINS-GIT_COMMIT", &format!("c-{n}")),
+                s("CHAINS-GIT_URL", &format!("https://g/{n}")),
+                obj(
+                    "x-ARTIFACT_INPUTS",
+                    &[
+                        ("uri", &format!("in-{n}")),
+                        ("digest", &format!("sha256:{D1}")),
+                    ],
+                ),
+            ],
+        };
+        r.step_results = vec![step("a"), step("b")];
+        assert_eq!(
+            names(&v2alpha4(&r).step_inputs),
+            ["git+https://g/a.git", "git+https://g/b.git", "in-a", "in-b"]
+        );
+    }
+
+    #[test]
+    fn hints_a_format_does_not_read_are_not_validated() {
+        // v2alpha4 ignores ARTIFACT_URI pairs; v1 ignores step results.
+        let mut r = run(vec![s("x-ARTIFACT_URI", "pkg:a")]);
+        assert!(subjects(&r, View::BuildArtifacts, Strictness::Strict).is_ok());
+        assert!(subjects(&r, View::TaskResults, Strictness::Strict).is_err());
+        r.results.clear();
+        r.step_results = vec![StepResults {
+            step: "s".into(),
+            results: vec![s("IMAGE_URL", "gcr.io/half/pair")],
+        }];
+        assert!(subjects(&r, View::TaskResults, Strictness::Strict).is_ok());
+        assert!(subjects(&r, View::BuildArtifacts, Strictness::Strict).is_err());
+    }
+
+    #[test]
+    fn subject_digest_keeps_the_algorithm_as_written() {
+        let r = run(vec![obj(
+            "a-ARTIFACT_OUTPUTS",
+            &[("uri", "pkg:a"), ("digest", &format!("SHA256:{D1}"))],
+        )]);
+        assert!(
+            subjects_strict(&r).unwrap().subjects[0]
+                .digest
+                .contains_key("SHA256")
+        );
     }
 
     #[test]

@@ -41,11 +41,11 @@ impl Format {
         }
     }
 
-    /// The `predicateType` this format writes, as `cosign verify-attestation --type` checks it.
-    pub fn predicate_type(self) -> &'static str {
+    /// Which subject rule the format follows.
+    pub fn view(self) -> crate::subjects::View {
         match self {
-            Format::SlsaV1 => slsa_v1::PREDICATE_TYPE,
-            Format::SlsaV2Alpha3 | Format::SlsaV2Alpha4 => slsa_v2::PREDICATE_TYPE,
+            Format::SlsaV1 | Format::SlsaV2Alpha3 => crate::subjects::View::TaskResults,
+            Format::SlsaV2Alpha4 => crate::subjects::View::BuildArtifacts,
         }
     }
 }

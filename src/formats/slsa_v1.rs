@@ -65,7 +65,7 @@ pub(super) fn statement(opts: &Options, run: &RunRecord, artifacts: &Artifacts) 
 
     Statement {
         type_: STATEMENT_TYPE,
-        subject: subjects(&artifacts.subjects_v1),
+        subject: subjects(&artifacts.subjects),
         predicate_type: PREDICATE_TYPE,
         predicate: predicate.into(),
     }

@@ -37,7 +37,13 @@ pub(super) fn statement(
     }
 
     let mut run_details = serde_json::Map::new();
-    run_details.insert("builder".into(), json!({"id": opts.builder_id}));
+    // protojson leaves out an empty builder id, so Chains writes `"builder":{}` for it.
+    let builder = if opts.builder_id.is_empty() {
+        json!({})
+    } else {
+        json!({"id": opts.builder_id})
+    };
+    run_details.insert("builder".into(), builder);
     let byproducts = byproducts(alpha4, run);
     if !byproducts.is_empty() {
         run_details.insert("byproducts".into(), byproducts.into());
@@ -57,14 +63,9 @@ pub(super) fn statement(
     }
     run_details.insert("metadata".into(), metadata.into());
 
-    let subject_list = if alpha4 {
-        &artifacts.subjects_v2alpha4
-    } else {
-        &artifacts.subjects_v1
-    };
     Statement {
         type_: STATEMENT_TYPE,
-        subject: subjects(subject_list),
+        subject: subjects(&artifacts.subjects),
         predicate_type: PREDICATE_TYPE,
         predicate: json!({
             "buildDefinition": build_definition,
