@@ -55,12 +55,15 @@ pub enum Command {
 
 const ATTEST_EXAMPLES: &str = "\
 Examples:
-  # In a Tekton step (StepAction), with the defaults for /tekton/results and /etc/signing-secrets:
-  chainlet attest --taskrun-name $(context.taskRun.name) --taskrun-uid $(context.taskRun.uid)
+  # In a Tekton step, with the defaults for /tekton/results and /etc/signing-secrets,
+  # writing to a workspace (storage oci and tekton are not supported yet):
+  chainlet attest --taskrun-name $(context.taskRun.name) --taskrun-uid $(context.taskRun.uid) \\
+      --output-dir $(workspaces.out.path) \\
+      --set artifacts.taskrun.storage=file --set artifacts.oci.storage=file
 
   # Offline, everything to files:
-  chainlet attest --results-dir R --signing-secrets S --taskrun-uid U --output-dir D \\
-      --set artifacts.taskrun.storage=file --set artifacts.oci.storage=file
+  chainlet attest --results-dir R --signing-secrets S --taskrun-name N --taskrun-uid U \\
+      --output-dir D --set artifacts.taskrun.storage=file --set artifacts.oci.storage=file
 
   # Show the resolved configuration and where each value came from:
   chainlet attest --print-config --set artifacts.taskrun.format=slsa/v1
@@ -93,28 +96,31 @@ pub struct AttestArgs {
         long = "set",
         value_name = "KEY=VALUE",
         env = "CHAINLET_SET",
-        value_delimiter = '\n'
+        value_delimiter = '\n',
+        hide_env_values = true
     )]
     pub sets: Vec<String>,
     /// Directory for storage `file`; also adds `file` to every artifact type's storage.
     #[arg(long, env = "CHAINLET_OUTPUT_DIR")]
     pub output_dir: Option<PathBuf>,
-    /// The TaskRun's name: $(context.taskRun.name).
+    /// The TaskRun's name: $(context.taskRun.name). Required.
     #[arg(long, default_value = "", env = "CHAINLET_TASKRUN_NAME")]
     pub taskrun_name: String,
     /// The TaskRun's UID: $(context.taskRun.uid). Required.
     #[arg(long, default_value = "", env = "CHAINLET_TASKRUN_UID")]
     pub taskrun_uid: String,
-    /// The TaskRun's namespace: $(context.taskRun.namespace).
+    /// The TaskRun's namespace: $(context.taskRun.namespace). Not in payloads; for the
+    /// TaskRun API features.
     #[arg(long, default_value = "", env = "CHAINLET_NAMESPACE")]
     pub namespace: String,
-    /// The Task's name: $(context.task.name).
+    /// The Task's name: $(context.task.name). Not in payloads yet.
     #[arg(long, default_value = "", env = "CHAINLET_TASK_NAME")]
     pub task_name: String,
     /// The PipelineRun's name, when the TaskRun belongs to one: $(context.pipelineRun.name).
+    /// Not in TaskRun payloads; for PipelineRun attestation.
     #[arg(long, default_value = "", env = "CHAINLET_PIPELINERUN_NAME")]
     pub pipelinerun_name: String,
-    /// The PipelineRun's UID: $(context.pipelineRun.uid).
+    /// The PipelineRun's UID: $(context.pipelineRun.uid). Not in TaskRun payloads.
     #[arg(long, default_value = "", env = "CHAINLET_PIPELINERUN_UID")]
     pub pipelinerun_uid: String,
     /// A TaskRun parameter to record (the pod cannot read them otherwise), e.g.
@@ -123,10 +129,12 @@ pub struct AttestArgs {
         long = "param",
         value_name = "NAME=VALUE",
         env = "CHAINLET_PARAMS",
-        value_delimiter = '\n'
+        value_delimiter = '\n',
+        hide_env_values = true
     )]
     pub params: Vec<String>,
-    /// When the build started (RFC 3339). Default: when the results directory was created.
+    /// When the build started (RFC 3339, e.g. 2026-01-02T03:04:05Z). Default: when the results
+    /// directory was created.
     #[arg(long, env = "CHAINLET_STARTED_ON")]
     pub started_on: Option<String>,
     /// When the build finished (RFC 3339). Default: now.

@@ -46,3 +46,13 @@ impl Failure {
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+/// Writes to stdout. A closed pipe (`chainlet version | head -c1`) is not an error: the reader
+/// has what it wanted.
+pub fn print(text: &str) -> Result<(), Failure> {
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::run(e)),
+        _ => Ok(()),
+    }
+}

@@ -9,14 +9,14 @@ use chainlet::{attest, keygen};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format, &cli.log_level);
+    if let Err(failure) = init_logging(cli.log_format, &cli.log_level) {
+        eprintln!("chainlet: error: {}", failure.message);
+        return ExitCode::from(failure.code);
+    }
     let outcome = match cli.command {
         Command::Attest(args) => attest::run(&args),
         Command::GenerateKeyPair(args) => keygen::run(&args),
-        Command::Version => {
-            println!("chainlet {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
-        }
+        Command::Version => chainlet::print(&format!("chainlet {}\n", env!("CARGO_PKG_VERSION"))),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -27,9 +27,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat, level: &str) {
+fn init_logging(format: LogFormat, level: &str) -> Result<(), chainlet::Failure> {
     let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .map_err(|e| chainlet::Failure::usage(format!("--log-level {level:?}: {e}")))?;
     use std::io::IsTerminal as _;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -40,4 +40,5 @@ fn init_logging(format: LogFormat, level: &str) {
         LogFormat::Human => builder.without_time().init(),
         LogFormat::Json => builder.json().init(),
     }
+    Ok(())
 }

@@ -383,3 +383,76 @@ fn same_inputs_and_times_give_the_same_bytes() {
     // Compact and without a trailing newline, as Chains' protojson writes it.
     assert!(!first.ends_with(b"\n") && !first.windows(2).any(|w| w == b": "));
 }
+
+/// Walks raw JSON in document order (serde's visitor sees keys as written, whatever map type
+/// serde_json is built with) and records every object's keys.
+struct KeyOrder(Vec<Vec<String>>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for &mut KeyOrder {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for &mut KeyOrder {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut keys = Vec::new();
+        while let Some(k) = map.next_key::<String>()? {
+            keys.push(k);
+            map.next_value_seed(&mut *self)?;
+        }
+        self.0.push(keys);
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(&mut *self)?.is_some() {}
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+#[test]
+fn every_object_in_the_predicate_has_sorted_keys_like_protojson() {
+    let Some(fx) = fixtures() else { return };
+    let pod = pod_for_example(&fx, "v2alpha4/task-with-object-type-hinting.yaml");
+    for format in ["slsa/v1", "slsa/v2alpha4"] {
+        let _ = std::fs::remove_dir_all(pod.path("out"));
+        ok(&pod.attest(&[
+            "--set",
+            &format!("artifacts.taskrun.format={format}"),
+            "--skip-invalid-hints",
+        ]));
+        let raw = std::fs::read(pod.path(&format!("out/taskrun-{UID}/statement.json"))).unwrap();
+        let mut order = KeyOrder(Vec::new());
+        use serde::de::DeserializeSeed as _;
+        (&mut order)
+            .deserialize(&mut serde_json::Deserializer::from_slice(&raw))
+            .unwrap();
+        let top = order.0.pop().unwrap();
+        assert_eq!(top, ["_type", "subject", "predicateType", "predicate"]);
+        for keys in order.0 {
+            if keys == ["name", "digest"] {
+                continue; // subjects are messages: name, then digest
+            }
+            let mut sorted = keys.clone();
+            sorted.sort();
+            assert_eq!(keys, sorted, "{format}");
+        }
+    }
+}

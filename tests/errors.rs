@@ -26,12 +26,20 @@ fn assert_fails_cleanly(pod: &Pod, out: &std::process::Output, code: i32, names:
     );
 }
 
+/// A pod with typical results and a key made by `chainlet generate-key-pair` with the password
+/// "test"; `password` is what the Secret's cosign.password holds.
 fn pod_with_cosign_key(password: &[u8]) -> Option<Pod> {
-    let fx = fixtures()?;
     let pod = Pod::new();
     pod.typical_results();
-    pod.secret_from("cosign.key", &fx.join("keys/zarf-cosign.key"))
-        .secret("cosign.password", password);
+    ok(&chainlet_env(
+        &[
+            "generate-key-pair",
+            "--output-key-prefix",
+            &pod.s("secrets/cosign"),
+        ],
+        &[("COSIGN_PASSWORD", "test")],
+    ));
+    pod.secret("cosign.password", password);
     Some(pod)
 }
 
@@ -307,6 +315,84 @@ fn default_storage_that_is_not_implemented_says_how_to_choose() {
             "--set",
         ],
     );
+}
+
+#[test]
+fn two_spellings_of_one_image_are_signed_once() {
+    let Some(pod) = pod_with_cosign_key(b"test") else {
+        return;
+    };
+    pod.result(
+        "IMAGES",
+        &format!("busybox@sha256:{DIGEST_A}\ndocker.io/library/busybox:1.36@sha256:{DIGEST_A}"),
+    );
+    ok(&pod.attest(&[]));
+    let busybox: Vec<String> = pod
+        .written()
+        .into_iter()
+        .filter(|f| f.contains("busybox") && f.ends_with("signature"))
+        .collect();
+    assert_eq!(busybox.len(), 1, "{busybox:?}");
+}
+
+#[test]
+fn missing_taskrun_name_is_a_usage_error() {
+    let Some(pod) = pod_with_cosign_key(b"test") else {
+        return;
+    };
+    let out = chainlet(&[
+        "attest",
+        "--results-dir",
+        &pod.s("results"),
+        "--signing-secrets",
+        &pod.s("secrets"),
+        "--output-dir",
+        &pod.s("out"),
+        "--taskrun-uid",
+        UID,
+        "--set",
+        "artifacts.taskrun.storage=file",
+        "--set",
+        "artifacts.oci.storage=file",
+    ]);
+    assert_fails_cleanly(&pod, &out, 2, &["--taskrun-name"]);
+}
+
+#[test]
+fn start_after_finish_is_a_usage_error() {
+    let Some(pod) = pod_with_cosign_key(b"test") else {
+        return;
+    };
+    let out = pod.attest(&["--started-on", "2030-01-01T00:00:00Z"]);
+    assert_fails_cleanly(&pod, &out, 2, &["--started-on", "--finished-on"]);
+}
+
+#[test]
+fn step_results_linked_into_the_secrets_are_refused() {
+    let Some(pod) = pod_with_cosign_key(b"test") else {
+        return;
+    };
+    // A hostile earlier step points its results at the signing secrets.
+    std::fs::create_dir_all(pod.path("run/3/status")).unwrap();
+    std::os::unix::fs::symlink(pod.path("secrets"), pod.path("run/3/status/results")).unwrap();
+    std::fs::create_dir_all(pod.path("steps")).unwrap();
+    std::os::unix::fs::symlink("../run/3/status", pod.path("steps/step-evil")).unwrap();
+    let out = pod.attest(&[]);
+    assert_fails_cleanly(&pod, &out, 1, &["step-evil"]);
+    assert!(
+        !stderr(&out).contains("cosign.password"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn help_never_shows_the_values_of_set() {
+    let out = chainlet_env(
+        &["attest", "--help"],
+        &[("CHAINLET_SET", "signers.kms.auth.token=s.SECRET")],
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("s.SECRET"));
 }
 
 #[test]

@@ -72,6 +72,17 @@ const STORAGE: &[Value] = &[
     ok("file"),
 ];
 
+/// PipelineRun storage: Chains' config does not accept `kafka` there.
+const PIPELINERUN_STORAGE: &[Value] = &[
+    later("tekton", TEKTON_LATER),
+    later("oci", OCI_LATER),
+    later("gcs", CLOUD_LATER),
+    later("docdb", CLOUD_LATER),
+    later("grafeas", CLOUD_LATER),
+    later("archivista", CLOUD_LATER),
+    ok("file"),
+];
+
 const SIGNERS: &[Value] = &[
     ok("x509"),
     later("kms", "KMS signing is not implemented in chainlet"),
@@ -120,7 +131,7 @@ pub const KEYS: &[Key] = &[
     Key {
         name: "artifacts.pipelinerun.storage",
         kind: Kind::List,
-        values: STORAGE,
+        values: PIPELINERUN_STORAGE,
         chains_default: "tekton",
         default: "tekton",
         help: "Where PipelineRun attestations are stored (used when attesting a PipelineRun).",
@@ -463,6 +474,14 @@ pub const KEYS: &[Key] = &[
     },
 ];
 
+/// Keys whose values can carry credentials; `--print-config` never shows them.
+pub fn is_secret(name: &str) -> bool {
+    matches!(
+        name,
+        "signers.kms.auth.token" | "storage.docdb.url" | "storage.docdb.mongo-server-url"
+    ) || name.starts_with("storage.pubsub.kafka.")
+}
+
 /// Looks a key up by name.
 pub fn find(name: &str) -> Option<&'static Key> {
     KEYS.iter().find(|k| k.name == name)
@@ -521,8 +540,8 @@ pub fn readme_table() -> String {
         }
     };
     let mut out = String::from(
-        "| key | accepted values | chainlet default | Chains default | implemented |\n\
-         |---|---|---|---|---|\n",
+        "| key | meaning | accepted values | chainlet default | Chains default | implemented |\n\
+         |---|---|---|---|---|---|\n",
     );
     for key in KEYS {
         let accepted = match key.kind {
@@ -543,8 +562,9 @@ pub fn readme_table() -> String {
             }
         };
         out.push_str(&format!(
-            "| `{}` | {} | {} | {} | {} |\n",
+            "| `{}` | {} | {} | {} | {} | {} |\n",
             key.name,
+            key.help,
             accepted,
             cell(key.default),
             cell(key.chains_default),

@@ -263,9 +263,14 @@ impl Config {
             } else {
                 ""
             };
+            let shown = if keys::is_secret(key.name) && !s.value.is_empty() {
+                format!("<redacted, {} bytes>", s.value.len())
+            } else {
+                format!("{:?}", s.value)
+            };
             out.push_str(&format!(
-                "{:width$} = {:?}  # {}{added}\n",
-                key.name, s.value, s.source
+                "{:width$} = {shown}  # {}{added}\n",
+                key.name, s.source
             ));
         }
         out
@@ -474,6 +479,8 @@ mod tests {
         assert_eq!(c.get("builder.id"), "https://example.com/b");
         assert_eq!(c.format(ArtifactType::TaskRun), "slsa/v2alpha3");
         assert!(c.render().contains("# --set"));
+        let c = Config::load(None, &["signers.kms.auth.token=s.SECRET".to_string()]).unwrap();
+        assert!(!c.render().contains("s.SECRET"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

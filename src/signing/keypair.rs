@@ -255,9 +255,15 @@ fn algorithm_name(oid: &str) -> String {
     }
 }
 
-/// Decodes one PEM block into (label, DER). The DER is wiped on drop.
+/// Decodes the first PEM block into (label, DER), ignoring anything after it (a certificate
+/// after the key, as Go's `pem.Decode` does). The DER is wiped on drop.
 pub(crate) fn pem_rfc7468_decode(pem: &str) -> Result<(String, Zeroizing<Vec<u8>>), ()> {
-    let (label, der) = pem_rfc7468::decode_vec(pem.trim().as_bytes()).map_err(|_| ())?;
+    let start = pem.find("-----BEGIN ").ok_or(())?;
+    let rest = &pem[start..];
+    let label_end = rest[11..].find("-----").ok_or(())? + 11;
+    let end_marker = format!("-----END {}-----", &rest[11..label_end]);
+    let end = rest.find(&end_marker).ok_or(())? + end_marker.len();
+    let (label, der) = pem_rfc7468::decode_vec(rest[..end].as_bytes()).map_err(|_| ())?;
     Ok((label.to_owned(), Zeroizing::new(der)))
 }
 
