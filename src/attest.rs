@@ -10,7 +10,7 @@ use crate::collect::{self, RunContext, RunRecord};
 use crate::config::{ArtifactType, Config};
 use crate::formats::{self, Format};
 use crate::signing::{self, Signer, dsse};
-use crate::storage::{Attestation, Backend, Batch, ImageSignature, file::FileBackend};
+use crate::storage::{Attestation, Batch, ImageSignature};
 use crate::subjects::{self, Strictness};
 
 const DEFAULT_CONFIG_DIR: &str = "/etc/chains-config";
@@ -211,28 +211,7 @@ fn rfc3339(s: &str) -> Result<SystemTime, String> {
     shifted.ok_or_else(|| "out of range".into())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::rfc3339;
-
-    #[test]
-    fn rfc3339_with_z_and_offsets() {
-        let z = rfc3339("2026-01-02T03:04:05Z").unwrap();
-        assert_eq!(rfc3339("2026-01-02T05:04:05+02:00").unwrap(), z);
-        assert_eq!(rfc3339("2026-01-02T01:34:05-01:30").unwrap(), z);
-        for bad in [
-            "2026-01-02 03:04:05Z",
-            "2026-01-02T03:04:05ZZZ",
-            "2026-01-02T03:04:05",
-            "x",
-        ] {
-            assert!(rfc3339(bad).is_err(), "{bad}");
-        }
-    }
-}
-
-/// Hands each backend the parts whose artifact type lists it. Only `file` exists today; the
-/// config check has already refused every other backend.
+/// Hands each backend the parts whose artifact type lists it.
 fn store(
     config: &Config,
     args: &AttestArgs,
@@ -256,14 +235,29 @@ fn store(
         if batch.attestation.is_none() && batch.images.is_empty() {
             continue;
         }
-        let backend: Box<dyn Backend> = match name.as_str() {
-            "file" => Box::new(FileBackend::new(
-                args.output_dir.clone().expect("checked with the config"),
-            )),
-            other => unreachable!("storage {other} passed the config check"),
-        };
+        let backend = crate::storage::backend(&name, args.output_dir.as_deref());
         backend.store(&batch).map_err(Failure::run)?;
         tracing::info!(storage = backend.name(), "stored");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn rfc3339_with_z_and_offsets() {
+        let z = rfc3339("2026-01-02T03:04:05Z").unwrap();
+        assert_eq!(rfc3339("2026-01-02T05:04:05+02:00").unwrap(), z);
+        assert_eq!(rfc3339("2026-01-02T01:34:05-01:30").unwrap(), z);
+        for bad in [
+            "2026-01-02 03:04:05Z",
+            "2026-01-02T03:04:05ZZZ",
+            "2026-01-02T03:04:05",
+            "x",
+        ] {
+            assert!(rfc3339(bad).is_err(), "{bad}");
+        }
+    }
 }

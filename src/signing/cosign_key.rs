@@ -9,7 +9,6 @@
 
 use std::path::Path;
 
-use base64::Engine as _;
 use crypto_secretbox::aead::{Aead as _, KeyInit as _};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -201,9 +200,4 @@ fn derive_key(password: &[u8], salt: &[u8], n: u64) -> Zeroizing<[u8; 32]> {
     let mut out = Zeroizing::new([0u8; 32]);
     scrypt::scrypt(password, salt, &params, out.as_mut()).expect("32 bytes is a valid length");
     out
-}
-
-/// Base64 helper shared by the signing code.
-pub(crate) fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
 }

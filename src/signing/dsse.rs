@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Signer;
-use super::cosign_key::b64;
+use super::base64 as b64;
 
 /// The payload type of in-toto statements.
 pub const INTOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";

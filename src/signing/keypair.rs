@@ -263,7 +263,7 @@ pub(crate) fn pem_rfc7468_decode(pem: &str) -> Result<(String, Zeroizing<Vec<u8>
     let label_end = rest[11..].find("-----").ok_or(())? + 11;
     let end_marker = format!("-----END {}-----", &rest[11..label_end]);
     let end = rest.find(&end_marker).ok_or(())? + end_marker.len();
-    let (label, der) = pem_rfc7468::decode_vec(rest[..end].as_bytes()).map_err(|_| ())?;
+    let (label, der) = pem_rfc7468::decode_vec(&rest.as_bytes()[..end]).map_err(|_| ())?;
     Ok((label.to_owned(), Zeroizing::new(der)))
 }
 

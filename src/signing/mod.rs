@@ -15,7 +15,8 @@ pub use keypair::KeyPair;
 
 /// Standard base64 with padding, the encoding of signatures in envelopes and OCI annotations.
 pub fn base64(bytes: &[u8]) -> String {
-    cosign_key::b64(bytes)
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// Something that signs bytes with a key and can name that key.

@@ -41,6 +41,17 @@ pub trait Backend {
     fn store(&self, batch: &Batch<'_>) -> Result<(), StorageError>;
 }
 
+/// The backend a storage config value names. The config check has refused every value that has
+/// no backend yet, so an unknown name here is a bug.
+pub fn backend(name: &str, output_dir: Option<&std::path::Path>) -> Box<dyn Backend> {
+    match name {
+        "file" => Box::new(file::FileBackend::new(
+            output_dir.expect("the config check requires --output-dir for storage file"),
+        )),
+        other => unreachable!("storage {other} passed the config check"),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     #[error(
