@@ -10,7 +10,9 @@ use crate::collect::{self, RunContext, RunRecord};
 use crate::config::{ArtifactType, Config};
 use crate::formats::{self, Format};
 use crate::signing::{self, Signer, dsse};
-use crate::storage::{Attestation, Batch, ImageSignature};
+use crate::storage::file::FileBackend;
+use crate::storage::oci::OciBackend;
+use crate::storage::{Attestation, Backend, Batch, ImageSignature};
 use crate::subjects::{self, Strictness};
 
 const DEFAULT_CONFIG_DIR: &str = "/etc/chains-config";
@@ -52,6 +54,8 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
         let envelope = dsse::sign(&signer, dsse::INTOTO_PAYLOAD_TYPE, &statement);
         Attestation {
             taskrun_uid: run.context.taskrun_uid.clone(),
+            images: image_subjects(&artifacts.subjects),
+            predicate_type: format.predicate_type(),
             statement,
             envelope,
         }
@@ -212,6 +216,23 @@ fn rfc3339(s: &str) -> Result<SystemTime, String> {
 }
 
 /// Hands each backend the parts whose artifact type lists it.
+/// The subjects that name images (`repo@sha256:…`): as in Chains, an attestation goes to every
+/// image among the statement's subjects.
+fn image_subjects(subjects: &[crate::subjects::Artifact]) -> Vec<crate::subjects::ImageRef> {
+    let mut out: Vec<crate::subjects::ImageRef> = Vec::new();
+    for s in subjects {
+        if let Some(hex) = s.digest.get("sha256")
+            && let Ok(img) = crate::subjects::ImageRef::parse(&format!("{}@sha256:{hex}", s.name))
+            && !out.contains(&img)
+        {
+            out.push(img);
+        }
+    }
+    out
+}
+
+/// Hands each backend the parts whose artifact type lists it. Remote backends go first and
+/// `file` last: the local write is the one least likely to fail after the others succeeded.
 fn store(
     config: &Config,
     args: &AttestArgs,
@@ -221,7 +242,7 @@ fn store(
     let lists = |t| config.storage(t);
     let mut names: Vec<String> = lists(ArtifactType::TaskRun);
     names.extend(lists(ArtifactType::Oci));
-    names.sort();
+    names.sort_by_key(|n| (n == "file", n.clone()));
     names.dedup();
     for name in names {
         let batch = Batch {
@@ -235,11 +256,55 @@ fn store(
         if batch.attestation.is_none() && batch.images.is_empty() {
             continue;
         }
-        let backend = crate::storage::backend(&name, args.output_dir.as_deref());
+        let backend = backend(&name, config, args)?;
         backend.store(&batch).map_err(Failure::run)?;
         tracing::info!(storage = backend.name(), "stored");
     }
     Ok(())
+}
+
+/// The backend a storage config value names. The config check has refused every value that has
+/// no backend yet.
+fn backend(name: &str, config: &Config, args: &AttestArgs) -> Result<Box<dyn Backend>, Failure> {
+    match name {
+        "file" => {
+            Ok(Box::new(FileBackend::new(args.output_dir.clone().expect(
+                "the config check requires --output-dir for storage file",
+            ))))
+        }
+        "oci" => {
+            let repository = match config.get("storage.oci.repository") {
+                "" => None,
+                r => {
+                    let (registry, repository) = crate::subjects::reference::parse_repository(r)
+                        .map_err(|e| {
+                            Failure::usage(format!("storage.oci.repository {r:?}: {e}"))
+                        })?;
+                    Some(crate::registry::Repo {
+                        registry,
+                        repository,
+                    })
+                }
+            };
+            let mut skip_tls_verify = Vec::new();
+            if config.get("storage.oci.repository.insecure") == "true"
+                && let Some(r) = &repository
+            {
+                skip_tls_verify.push(r.registry.clone());
+            }
+            let client = crate::registry::Client::new(crate::registry::Options {
+                insecure_registries: args.insecure_registries.clone(),
+                skip_tls_verify,
+                extra_ca: args.registry_ca.clone(),
+                docker_config: args.docker_config.clone(),
+                deadline: std::time::Instant::now()
+                    + std::time::Duration::from_secs(args.registry_timeout),
+            })
+            .map_err(Failure::run)?;
+            Ok(Box::new(OciBackend::new(client, repository)))
+        }
+        other => unreachable!("storage {other} passed the config check"),
+    }
 }
 
 #[cfg(test)]

@@ -140,6 +140,30 @@ pub struct AttestArgs {
     /// When the build finished (RFC 3339). Default: now.
     #[arg(long, env = "CHAINLET_FINISHED_ON")]
     pub finished_on: Option<String>,
+    /// Reach this registry (host or host:port) over plain HTTP. Repeatable; in the environment,
+    /// one per line. TLS is verified for every other registry.
+    #[arg(
+        long = "insecure-registry",
+        value_name = "HOST[:PORT]",
+        env = "CHAINLET_INSECURE_REGISTRIES",
+        value_delimiter = '\n'
+    )]
+    pub insecure_registries: Vec<String>,
+    /// Extra CA certificates (PEM) trusted for registries, besides the system's.
+    #[arg(long, value_name = "FILE", env = "CHAINLET_REGISTRY_CA")]
+    pub registry_ca: Option<PathBuf>,
+    /// Registry credentials: a directory with config.json or .dockerconfigjson (a mounted
+    /// kubernetes.io/dockerconfigjson Secret). Default: $DOCKER_CONFIG, then ~/.docker.
+    #[arg(long, value_name = "DIR", env = "CHAINLET_DOCKER_CONFIG")]
+    pub docker_config: Option<PathBuf>,
+    /// Seconds all registry work may take, retries included.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 120,
+        env = "CHAINLET_REGISTRY_TIMEOUT"
+    )]
+    pub registry_timeout: u64,
     /// Drop invalid type-hinted results with a warning, as Chains does, instead of failing.
     #[arg(long, env = "CHAINLET_SKIP_INVALID_HINTS")]
     pub skip_invalid_hints: bool,

@@ -50,7 +50,6 @@ pub struct Key {
     pub help: &'static str,
 }
 
-const OCI_LATER: &str = "OCI registry storage arrives with the OCI storage work";
 const TEKTON_LATER: &str = "TaskRun annotation storage needs the TaskRun API support";
 const CLOUD_LATER: &str = "this backend is not implemented in chainlet";
 
@@ -63,7 +62,7 @@ const FORMATS: &[Value] = &[
 
 const STORAGE: &[Value] = &[
     later("tekton", TEKTON_LATER),
-    later("oci", OCI_LATER),
+    ok("oci"),
     later("gcs", CLOUD_LATER),
     later("docdb", CLOUD_LATER),
     later("grafeas", CLOUD_LATER),
@@ -75,7 +74,7 @@ const STORAGE: &[Value] = &[
 /// PipelineRun storage: Chains' config does not accept `kafka` there.
 const PIPELINERUN_STORAGE: &[Value] = &[
     later("tekton", TEKTON_LATER),
-    later("oci", OCI_LATER),
+    ok("oci"),
     later("gcs", CLOUD_LATER),
     later("docdb", CLOUD_LATER),
     later("grafeas", CLOUD_LATER),

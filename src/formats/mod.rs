@@ -41,6 +41,14 @@ impl Format {
         }
     }
 
+    /// The `predicateType` this format writes (the `predicateType` annotation of OCI layers).
+    pub fn predicate_type(self) -> &'static str {
+        match self {
+            Format::SlsaV1 => slsa_v1::PREDICATE_TYPE,
+            Format::SlsaV2Alpha3 | Format::SlsaV2Alpha4 => slsa_v2::PREDICATE_TYPE,
+        }
+    }
+
     /// Which subject rule the format follows.
     pub fn view(self) -> crate::subjects::View {
         match self {

@@ -4,6 +4,7 @@
 //! backend receives the whole signed run at once and stores it all or nothing.
 
 pub mod file;
+pub mod oci;
 
 use crate::signing::dsse::Envelope;
 use crate::subjects::ImageRef;
@@ -12,6 +13,9 @@ use crate::subjects::ImageRef;
 #[derive(Debug, Clone)]
 pub struct Attestation {
     pub taskrun_uid: String,
+    /// The statement's subjects that are images: where storage `oci` puts the attestation.
+    pub images: Vec<ImageRef>,
+    pub predicate_type: &'static str,
     /// The statement, exactly the signed bytes.
     pub statement: Vec<u8>,
     pub envelope: Envelope,
@@ -41,23 +45,23 @@ pub trait Backend {
     fn store(&self, batch: &Batch<'_>) -> Result<(), StorageError>;
 }
 
-/// The backend a storage config value names. The config check has refused every value that has
-/// no backend yet, so an unknown name here is a bug.
-pub fn backend(name: &str, output_dir: Option<&std::path::Path>) -> Box<dyn Backend> {
-    match name {
-        "file" => Box::new(file::FileBackend::new(
-            output_dir.expect("the config check requires --output-dir for storage file"),
-        )),
-        other => unreachable!("storage {other} passed the config check"),
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     #[error(
         "storage file: image {0:?} has a '.' or '..' path component; refusing to write outside the output directory"
     )]
     UnsafeName(String),
+    #[error("storage oci: {0}")]
+    Registry(#[from] crate::registry::RegistryError),
+    #[error("storage oci: {repo}: {source}")]
+    Layout {
+        repo: String,
+        source: crate::registry::layout::LayoutError,
+    },
+    #[error(
+        "storage oci: {target}: other writers kept replacing the tag; gave up after {attempts} attempts"
+    )]
+    Lost { target: String, attempts: u32 },
     #[error("storage file: {path}: {source}")]
     File {
         path: std::path::PathBuf,

@@ -63,6 +63,15 @@ impl fmt::Display for ImageRef {
     }
 }
 
+/// Parses a repository name (`registry/path`, Docker Hub when the first component has no `.`
+/// or `:`) into (registry, repository), as `storage.oci.repository` is read.
+pub fn parse_repository(s: &str) -> Result<(String, String), String> {
+    if s.contains('@') || strip_tag(s)? != s {
+        return Err("a repository, without a tag or digest".into());
+    }
+    split_registry(s)
+}
+
 /// Removes a `:tag` (the last `:` not followed by a `/`), validating the tag.
 fn strip_tag(base: &str) -> Result<&str, String> {
     match base.rsplit_once(':') {

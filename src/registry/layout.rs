@@ -1,0 +1,227 @@
+//! cosign's tag layout: `sha256-<hex>.sig` and `sha256-<hex>.att` image manifests whose layers
+//! are signatures or DSSE attestations, with cosign's config blob, media types and annotations,
+//! so `cosign verify` and `cosign verify-attestation` find and accept what chainlet writes.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use super::hex;
+
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+pub const SIMPLESIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+pub const DSSE_ENVELOPE: &str = "application/vnd.dsse.envelope.v1+json";
+/// cosign requires this annotation on every layer; attestations carry it empty.
+pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";
+
+/// The tag of an image's signatures.
+pub fn sig_tag(digest_hex: &str) -> String {
+    format!("sha256-{digest_hex}.sig")
+}
+
+/// The tag of an image's attestations.
+pub fn att_tag(digest_hex: &str) -> String {
+    format!("sha256-{digest_hex}.att")
+}
+
+/// A layer to add: its bytes, media type and annotations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer {
+    pub media_type: &'static str,
+    pub bytes: Vec<u8>,
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl Layer {
+    /// An image signature layer: the simple-signing payload, the base64 signature annotation.
+    pub fn signature(payload: Vec<u8>, signature_b64: &str) -> Self {
+        Self {
+            media_type: SIMPLESIGNING,
+            bytes: payload,
+            annotations: BTreeMap::from([(SIGNATURE_ANNOTATION.into(), signature_b64.into())]),
+        }
+    }
+
+    /// An attestation layer: the DSSE envelope, an empty signature annotation and the
+    /// predicate type.
+    pub fn attestation(envelope: Vec<u8>, predicate_type: &str) -> Self {
+        Self {
+            media_type: DSSE_ENVELOPE,
+            bytes: envelope,
+            annotations: BTreeMap::from([
+                (SIGNATURE_ANNOTATION.into(), String::new()),
+                (PREDICATE_TYPE_ANNOTATION.into(), predicate_type.into()),
+            ]),
+        }
+    }
+
+    pub fn digest(&self) -> String {
+        format!("sha256:{}", hex(&Sha256::digest(&self.bytes)))
+    }
+
+    fn descriptor(&self) -> Descriptor {
+        Descriptor {
+            media_type: self.media_type.to_owned(),
+            size: self.bytes.len() as u64,
+            digest: self.digest(),
+            annotations: Some(self.annotations.clone()),
+        }
+    }
+}
+
+/// An OCI descriptor in go-containerregistry's field order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Descriptor {
+    #[serde(rename = "mediaType")]
+    pub media_type: String,
+    pub size: u64,
+    pub digest: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+}
+
+/// An image manifest as cosign writes it (no manifest annotations, no subject).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImageManifest {
+    #[serde(rename = "schemaVersion")]
+    pub schema_version: u32,
+    #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    pub config: Descriptor,
+    #[serde(default)]
+    pub layers: Vec<Descriptor>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("tag {tag} holds {what}, not a cosign image manifest; refusing to overwrite it")]
+pub struct LayoutError {
+    pub tag: String,
+    pub what: String,
+}
+
+/// What to PUT: the manifest, its media type and the config blob.
+#[derive(Debug, Clone)]
+pub struct Update {
+    pub manifest: Vec<u8>,
+    pub media_type: String,
+    pub config: Vec<u8>,
+}
+
+/// Parses what a tag holds now.
+pub fn parse(tag: &str, bytes: &[u8], media_type: &str) -> Result<ImageManifest, LayoutError> {
+    let m: ImageManifest = serde_json::from_slice(bytes).map_err(|_| LayoutError {
+        tag: tag.to_owned(),
+        what: format!("something that is not an image manifest ({media_type})"),
+    })?;
+    if m.schema_version != 2 {
+        return Err(LayoutError {
+            tag: tag.to_owned(),
+            what: format!("a schemaVersion {} manifest", m.schema_version),
+        });
+    }
+    Ok(m)
+}
+
+/// Whether every layer is in the manifest already (same digest, media type and annotations):
+/// cosign's rule for an identical layer, so re-running a TaskRun adds nothing.
+pub fn contains(manifest: &ImageManifest, layer: &Layer) -> bool {
+    let want = layer.descriptor();
+    manifest.layers.iter().any(|d| {
+        d.digest == want.digest
+            && d.media_type == want.media_type
+            && d.annotations.clone().unwrap_or_default() == layer.annotations
+    })
+}
+
+/// Appends the layers that are not there yet, keeping every existing layer (cosign's own
+/// included) in order; `None` when nothing is missing. The config is rebuilt as cosign builds
+/// it: one diff_id and one history entry per layer.
+pub fn append(existing: Option<&ImageManifest>, layers: &[Layer]) -> Option<Update> {
+    let missing: Vec<&Layer> = layers
+        .iter()
+        .filter(|l| existing.is_none_or(|m| !contains(m, l)))
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let mut descriptors: Vec<Descriptor> = existing.map(|m| m.layers.clone()).unwrap_or_default();
+    descriptors.extend(missing.iter().map(|l| l.descriptor()));
+    let config = config_blob(&descriptors);
+    let config_media_type = existing
+        .map(|m| m.config.media_type.clone())
+        .unwrap_or_else(|| OCI_CONFIG.to_owned());
+    let media_type = existing
+        .and_then(|m| m.media_type.clone())
+        .unwrap_or_else(|| OCI_MANIFEST.to_owned());
+    let manifest = ImageManifest {
+        schema_version: 2,
+        media_type: Some(media_type.clone()),
+        config: Descriptor {
+            media_type: config_media_type,
+            size: config.len() as u64,
+            digest: format!("sha256:{}", hex(&Sha256::digest(&config))),
+            annotations: None,
+        },
+        layers: descriptors,
+    };
+    Some(Update {
+        manifest: serde_json::to_vec(&manifest).expect("serialising a manifest cannot fail"),
+        media_type,
+        config,
+    })
+}
+
+/// cosign's config blob: empty platform, Go's zero time, and the layers as diff_ids (cosign's
+/// layers are uncompressed, so a diff_id is the layer digest).
+fn config_blob(layers: &[Descriptor]) -> Vec<u8> {
+    const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+    let history: Vec<String> = layers
+        .iter()
+        .map(|_| format!("{{\"created\":\"{ZERO_TIME}\"}}"))
+        .collect();
+    let diff_ids: Vec<String> = layers.iter().map(|d| format!("\"{}\"", d.digest)).collect();
+    format!(
+        "{{\"architecture\":\"\",\"created\":\"{ZERO_TIME}\",\"history\":[{}],\"os\":\"\",\
+         \"rootfs\":{{\"type\":\"layers\",\"diff_ids\":[{}]}},\"config\":{{}}}}",
+        history.join(","),
+        diff_ids.join(",")
+    )
+    .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fresh_attestation_manifest_has_cosigns_shape() {
+        let layer = Layer::attestation(b"{}".to_vec(), "https://slsa.dev/provenance/v1");
+        let u = append(None, std::slice::from_ref(&layer)).unwrap();
+        let m: serde_json::Value = serde_json::from_slice(&u.manifest).unwrap();
+        assert_eq!(m["mediaType"], OCI_MANIFEST);
+        assert_eq!(m["config"]["mediaType"], OCI_CONFIG);
+        assert_eq!(m["layers"][0]["mediaType"], DSSE_ENVELOPE);
+        assert_eq!(m["layers"][0]["annotations"][SIGNATURE_ANNOTATION], "");
+        let cfg: serde_json::Value = serde_json::from_slice(&u.config).unwrap();
+        assert_eq!(cfg["rootfs"]["diff_ids"][0], layer.digest());
+        assert!(String::from_utf8(u.config).unwrap().starts_with(
+            "{\"architecture\":\"\",\"created\":\"0001-01-01T00:00:00Z\",\"history\":[{\"created\""
+        ));
+    }
+
+    #[test]
+    fn appending_keeps_old_layers_and_skips_identical_ones() {
+        let a = Layer::signature(b"a".to_vec(), "c2ln");
+        let b = Layer::signature(b"b".to_vec(), "c2lnMg==");
+        let first = append(None, std::slice::from_ref(&a)).unwrap();
+        let m = parse("t", &first.manifest, OCI_MANIFEST).unwrap();
+        assert!(append(Some(&m), std::slice::from_ref(&a)).is_none());
+        let second = append(Some(&m), &[a.clone(), b.clone()]).unwrap();
+        let m2 = parse("t", &second.manifest, OCI_MANIFEST).unwrap();
+        assert_eq!(m2.layers.len(), 2);
+        assert!(contains(&m2, &a) && contains(&m2, &b));
+    }
+}
