@@ -208,7 +208,12 @@ fn bounded<T: Sync, R: Send>(
     });
     let mut out = Vec::with_capacity(items.len());
     // Items left unprocessed after a failure are None; the failure is among the rest.
-    for r in results.into_inner().expect("not poisoned").into_iter().flatten() {
+    for r in results
+        .into_inner()
+        .expect("not poisoned")
+        .into_iter()
+        .flatten()
+    {
         out.push(r?);
     }
     Ok(out)

@@ -2,6 +2,8 @@
 //! cosign binary, and pod directories.
 #![allow(dead_code)]
 
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,0 +1,275 @@
+//! Storage `oci` against a real registry (Debian's docker-registry), checked with the real
+//! cosign: `cosign verify` and `cosign verify-attestation` find and accept what chainlet wrote.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::registry::{Registry, layers, push_image};
+use common::*;
+
+const REPO: &str = "team/app";
+
+/// A pod whose IMAGE_URL/IMAGE_DIGEST name an image pushed to `reg`, with a cosign key.
+fn pod_for(reg: &Registry, password: &str) -> (Pod, String) {
+    let hex = push_image(&reg.addr, REPO);
+    let pod = Pod::new();
+    pod.result("IMAGE_URL", &format!("{}/{REPO}:v1\n", reg.addr))
+        .result("IMAGE_DIGEST", &format!("sha256:{hex}\n"));
+    ok(&chainlet_env(
+        &[
+            "generate-key-pair",
+            "--output-key-prefix",
+            &pod.s("secrets/cosign"),
+        ],
+        &[("COSIGN_PASSWORD", password)],
+    ));
+    pod.secret("cosign.password", password.as_bytes());
+    (pod, hex)
+}
+
+/// `chainlet attest` storing both artifact types in the registry only.
+fn attest_oci(pod: &Pod, reg: &Registry, uid: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "attest",
+        "--results-dir",
+        &pod.s("results"),
+        "--steps-dir",
+        &pod.s("steps"),
+        "--signing-secrets",
+        &pod.s("secrets"),
+        "--taskrun-name",
+        "build-run",
+        "--taskrun-uid",
+        uid,
+        "--insecure-registry",
+        &reg.addr,
+        "--set",
+        "artifacts.taskrun.storage=oci",
+        "--set",
+        "artifacts.oci.storage=oci",
+        "--started-on",
+        "2026-01-02T03:04:05Z",
+        "--finished-on",
+        "2026-01-02T03:05:06Z",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect::<Vec<_>>();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    chainlet(&refs)
+}
+
+fn cosign_cmd(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = Command::new(cosign());
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("cosign runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn verify(pubkey: &Path, image: &str, env: &[(&str, &str)]) {
+    let key = pubkey.to_str().unwrap();
+    let (ok_sig, text) = cosign_cmd(
+        &[
+            "verify",
+            "--key",
+            key,
+            "--insecure-ignore-tlog",
+            "--allow-http-registry",
+            image,
+        ],
+        env,
+    );
+    assert!(ok_sig, "cosign verify {image}:\n{text}");
+    let (ok_att, text) = cosign_cmd(
+        &[
+            "verify-attestation",
+            "--key",
+            key,
+            "--insecure-ignore-tlog",
+            "--allow-http-registry",
+            "--type",
+            "slsaprovenance1",
+            image,
+        ],
+        env,
+    );
+    assert!(ok_att, "cosign verify-attestation {image}:\n{text}");
+}
+
+#[test]
+fn signature_and_attestation_verify_with_cosign() {
+    let reg = Registry::plain();
+    let (pod, hex) = pod_for(&reg, "pw");
+    ok(&attest_oci(&pod, &reg, UID, &[]));
+    verify(
+        &pod.path("secrets/cosign.pub"),
+        &format!("{}/{REPO}@sha256:{hex}", reg.addr),
+        &[],
+    );
+    let att = layers(&reg.addr, REPO, &format!("sha256-{hex}.att"));
+    assert_eq!(att.len(), 1);
+    assert_eq!(att[0]["mediaType"], "application/vnd.dsse.envelope.v1+json");
+    assert_eq!(
+        att[0]["annotations"]["predicateType"],
+        "https://slsa.dev/provenance/v1"
+    );
+}
+
+#[test]
+fn x509_ecdsa_key_verifies_too() {
+    let reg = Registry::plain();
+    let (pod, hex) = pod_for(&reg, "pw");
+    let key = pod.path("secrets/x509.pem");
+    let st = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+        ])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let public = pod.path("x509.pub");
+    let st = Command::new("openssl")
+        .args(["pkey", "-pubout", "-in"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&public)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    ok(&attest_oci(&pod, &reg, UID, &[]));
+    verify(&public, &format!("{}/{REPO}@sha256:{hex}", reg.addr), &[]);
+}
+
+#[test]
+fn storage_oci_repository_redirects_both_tags() {
+    let reg = Registry::plain();
+    let (pod, hex) = pod_for(&reg, "pw");
+    let elsewhere = format!("{}/signatures/store", reg.addr);
+    ok(&attest_oci(
+        &pod,
+        &reg,
+        UID,
+        &["--set", &format!("storage.oci.repository={elsewhere}")],
+    ));
+    assert!(layers(&reg.addr, REPO, &format!("sha256-{hex}.sig")).is_empty());
+    assert_eq!(
+        layers(&reg.addr, "signatures/store", &format!("sha256-{hex}.sig")).len(),
+        1
+    );
+    verify(
+        &pod.path("secrets/cosign.pub"),
+        &format!("{}/{REPO}@sha256:{hex}", reg.addr),
+        &[("COSIGN_REPOSITORY", &elsewhere)],
+    );
+}
+
+#[test]
+fn cosign_attestation_is_kept_and_rerunning_adds_nothing() {
+    let reg = Registry::plain();
+    let (pod, hex) = pod_for(&reg, "pw");
+    let image = format!("{}/{REPO}@sha256:{hex}", reg.addr);
+    // cosign attests first, with its own key.
+    let other = tempfile::tempdir().unwrap();
+    let out = Command::new(cosign())
+        .current_dir(other.path())
+        .env("COSIGN_PASSWORD", "o")
+        .arg("generate-key-pair")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    std::fs::write(other.path().join("predicate.json"), r#"{"buildDefinition":{"buildType":"https://example.com/manual","externalParameters":{}},"runDetails":{"builder":{"id":"https://example.com/cosign-user"}}}"#).unwrap();
+    let (attested, text) = cosign_cmd(
+        &[
+            "attest",
+            "--yes",
+            "--tlog-upload=false",
+            "--allow-http-registry",
+            "--key",
+            other.path().join("cosign.key").to_str().unwrap(),
+            "--predicate",
+            other.path().join("predicate.json").to_str().unwrap(),
+            "--type",
+            "slsaprovenance1",
+            &image,
+        ],
+        &[("COSIGN_PASSWORD", "o")],
+    );
+    assert!(attested, "{text}");
+    ok(&attest_oci(&pod, &reg, UID, &[]));
+    let tag = format!("sha256-{hex}.att");
+    assert_eq!(layers(&reg.addr, REPO, &tag).len(), 2);
+    verify(&pod.path("secrets/cosign.pub"), &image, &[]);
+    let (theirs, text) = cosign_cmd(
+        &[
+            "verify-attestation",
+            "--key",
+            other.path().join("cosign.pub").to_str().unwrap(),
+            "--insecure-ignore-tlog",
+            "--allow-http-registry",
+            "--type",
+            "slsaprovenance1",
+            &image,
+        ],
+        &[],
+    );
+    assert!(theirs, "cosign's own attestation must survive: {text}");
+    // The same TaskRun again (same inputs and times): nothing added.
+    ok(&attest_oci(&pod, &reg, UID, &[]));
+    assert_eq!(layers(&reg.addr, REPO, &tag).len(), 2);
+    assert_eq!(
+        layers(&reg.addr, REPO, &format!("sha256-{hex}.sig")).len(),
+        1
+    );
+}
+
+#[test]
+fn eight_concurrent_taskruns_keep_all_eight_attestations() {
+    let reg = Registry::plain();
+    let (pod, hex) = pod_for(&reg, "pw");
+    let uids: Vec<String> = (0..8)
+        .map(|i| format!("00000000-0000-0000-0000-00000000000{i}"))
+        .collect();
+    let outs: Vec<Output> = std::thread::scope(|s| {
+        let handles: Vec<_> = uids
+            .iter()
+            .map(|uid| s.spawn(|| attest_oci(&pod, &reg, uid, &[])))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for o in &outs {
+        ok(o);
+    }
+    let att = layers(&reg.addr, REPO, &format!("sha256-{hex}.att"));
+    let digests: std::collections::BTreeSet<String> = att
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        digests.len(),
+        8,
+        "8 distinct attestations expected, got {}",
+        att.len()
+    );
+    verify(
+        &pod.path("secrets/cosign.pub"),
+        &format!("{}/{REPO}@sha256:{hex}", reg.addr),
+        &[],
+    );
+}
