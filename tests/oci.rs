@@ -6,6 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use common::fault::FaultProxy;
 use common::registry::{Registry, layers, push_image};
 use common::*;
 
@@ -271,5 +272,73 @@ fn eight_concurrent_taskruns_keep_all_eight_attestations() {
         &pod.path("secrets/cosign.pub"),
         &format!("{}/{REPO}@sha256:{hex}", reg.addr),
         &[],
+    );
+}
+
+/// A pod whose image is addressed through `proxy_addr` (the registry behind it holds it).
+fn pod_through(reg: &Registry, proxy_addr: &str) -> (Pod, String) {
+    let (pod, hex) = pod_for(reg, "pw");
+    pod.result("IMAGE_URL", &format!("{proxy_addr}/{REPO}:v1\n"));
+    (pod, hex)
+}
+
+#[test]
+fn a_503_burst_is_retried_and_the_run_succeeds() {
+    let reg = Registry::plain();
+    let proxy = FaultProxy::start(&reg.addr, 3);
+    let (pod, hex) = pod_through(&reg, &proxy.addr);
+    let out = attest_oci(&pod, &reg, UID, &["--insecure-registry", &proxy.addr]);
+    ok(&out);
+    assert_eq!(proxy.refused.load(std::sync::atomic::Ordering::SeqCst), 3);
+    verify(
+        &pod.path("secrets/cosign.pub"),
+        &format!("{}/{REPO}@sha256:{hex}", reg.addr),
+        &[],
+    );
+}
+
+#[test]
+fn a_registry_that_keeps_failing_fails_the_run_and_changes_nothing() {
+    let reg = Registry::plain();
+    let proxy = FaultProxy::start(&reg.addr, usize::MAX);
+    let (pod, hex) = pod_through(&reg, &proxy.addr);
+    let out = attest_oci(
+        &pod,
+        &reg,
+        UID,
+        &[
+            "--insecure-registry",
+            &proxy.addr,
+            "--registry-timeout",
+            "2",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    let last = err.lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("chainlet: error: storage oci:") && last.contains("503"),
+        "{err}"
+    );
+    assert!(layers(&reg.addr, REPO, &format!("sha256-{hex}.sig")).is_empty());
+    assert!(layers(&reg.addr, REPO, &format!("sha256-{hex}.att")).is_empty());
+}
+
+#[test]
+fn a_client_error_fails_at_once_with_the_registrys_message() {
+    let reg = Registry::plain();
+    let proxy = FaultProxy::start_with(&reg.addr, usize::MAX, "403 Forbidden", "DENIED");
+    let (pod, _hex) = pod_through(&reg, &proxy.addr);
+    let out = attest_oci(&pod, &reg, UID, &["--insecure-registry", &proxy.addr]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("answered 403") && err.contains("DENIED injected by the test"),
+        "{err}"
+    );
+    // One request per tag (.sig and .att are read concurrently), none repeated.
+    assert!(
+        proxy.refused.load(std::sync::atomic::Ordering::SeqCst) <= 2,
+        "403 is not retried"
     );
 }

@@ -2,6 +2,7 @@
 //! cosign binary, and pod directories.
 #![allow(dead_code)]
 
+pub mod fault;
 pub mod registry;
 
 use std::path::{Path, PathBuf};
