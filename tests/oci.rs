@@ -342,3 +342,104 @@ fn a_client_error_fails_at_once_with_the_registrys_message() {
         "403 is not retried"
     );
 }
+
+#[test]
+fn htpasswd_over_tls_with_credentials_from_docker_config() {
+    let work = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = common::registry::make_tls(work.path());
+    let htpasswd = work.path().join("htpasswd");
+    let out = Command::new("htpasswd")
+        .args(["-Bbn", "ci-user", "s3cret-pass"])
+        .output()
+        .expect("htpasswd runs");
+    assert!(out.status.success());
+    std::fs::write(&htpasswd, &out.stdout).unwrap();
+    let reg = Registry::start(&format!(
+        "  tls:\n    certificate: {}\n    key: {}\nauth:\n  htpasswd:\n    realm: chainlet-test\n    path: {}\n",
+        cert.display(),
+        key.display(),
+        htpasswd.display()
+    ));
+    let docker =
+        common::registry::docker_config_for(work.path(), &reg.addr, "ci-user", "s3cret-pass");
+    let client = common::registry::tls_client(&ca, &docker);
+    let hex = common::registry::push_image_with(&client, &reg.addr, REPO);
+
+    let pod = Pod::new();
+    pod.result("IMAGE_URL", &format!("{}/{REPO}\n", reg.addr))
+        .result("IMAGE_DIGEST", &format!("sha256:{hex}\n"));
+    ok(&chainlet_env(
+        &[
+            "generate-key-pair",
+            "--output-key-prefix",
+            &pod.s("secrets/cosign"),
+        ],
+        &[("COSIGN_PASSWORD", "pw")],
+    ));
+    pod.secret("cosign.password", b"pw");
+    let common_args = [
+        "attest",
+        "--results-dir",
+        &pod.s("results"),
+        "--signing-secrets",
+        &pod.s("secrets"),
+        "--taskrun-name",
+        "tls-run",
+        "--taskrun-uid",
+        UID,
+        "--set",
+        "artifacts.taskrun.storage=oci",
+        "--set",
+        "artifacts.oci.storage=oci",
+        "--registry-ca",
+        ca.to_str().unwrap(),
+    ];
+    // Without credentials: a clear authentication error.
+    let mut no_creds = common_args.to_vec();
+    let empty = work.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::write(empty.join("config.json"), "{}").unwrap();
+    no_creds.extend(["--docker-config", empty.to_str().unwrap()]);
+    let out = chainlet(&no_creds);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("authentication required"),
+        "{}",
+        stderr(&out)
+    );
+    // Without the CA: TLS verification fails.
+    let mut no_ca: Vec<&str> = common_args[..common_args.len() - 2].to_vec();
+    no_ca.extend(["--docker-config", docker.to_str().unwrap()]);
+    let out = chainlet(&no_ca);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).to_lowercase().contains("issuer"),
+        "{}",
+        stderr(&out)
+    );
+    // With both: stored, and cosign verifies with the same CA and credentials.
+    let mut all = common_args.to_vec();
+    all.extend(["--docker-config", docker.to_str().unwrap()]);
+    let out = chainlet(&all);
+    ok(&out);
+    assert!(!stderr(&out).contains("s3cret-pass"));
+    let image = format!("{}/{REPO}@sha256:{hex}", reg.addr);
+    let env = [("DOCKER_CONFIG", docker.to_str().unwrap())];
+    let pubkey = pod.path("secrets/cosign.pub");
+    for args in [
+        vec!["verify"],
+        vec!["verify-attestation", "--type", "slsaprovenance1"],
+    ] {
+        let mut a = args.clone();
+        a.extend([
+            "--key",
+            pubkey.to_str().unwrap(),
+            "--insecure-ignore-tlog",
+            "--registry-cacert",
+            ca.to_str().unwrap(),
+            &image,
+        ]);
+        let (verified, text) = cosign_cmd(&a, &env);
+        assert!(verified, "cosign {args:?}: {text}");
+    }
+}

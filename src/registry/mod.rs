@@ -533,12 +533,29 @@ enum Failure {
     Fatal(String),
 }
 
+/// Connection trouble is retried; a TLS failure (an unknown CA, a wrong name) or a protocol
+/// error is not: the next attempt would fail the same way.
 fn classify(e: ureq::Error) -> Failure {
-    match &e {
-        ureq::Error::Io(_) | ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed => {
-            Failure::Retry(e.to_string())
-        }
-        _ => Failure::Fatal(e.to_string()),
+    use std::io::ErrorKind as K;
+    let retry = match &e {
+        ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed => true,
+        ureq::Error::Io(io) => matches!(
+            io.kind(),
+            K::ConnectionReset
+                | K::ConnectionAborted
+                | K::ConnectionRefused
+                | K::BrokenPipe
+                | K::UnexpectedEof
+                | K::TimedOut
+                | K::Interrupted
+                | K::NotConnected
+        ),
+        _ => false,
+    };
+    if retry {
+        Failure::Retry(e.to_string())
+    } else {
+        Failure::Fatal(e.to_string())
     }
 }
 

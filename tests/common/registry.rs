@@ -84,7 +84,11 @@ impl Registry {
 /// Pushes a one-layer image with random content to `registry/repo` over plain HTTP; returns
 /// its manifest digest's hex.
 pub fn push_image(addr: &str, repo: &str) -> String {
-    let client = plain_client(addr);
+    push_image_with(&plain_client(addr), addr, repo)
+}
+
+/// The same with a client set up for the registry (TLS, credentials).
+pub fn push_image_with(client: &chainlet::registry::Client, addr: &str, repo: &str) -> String {
     let r = chainlet::registry::Repo {
         registry: addr.to_owned(),
         repository: repo.to_owned(),
@@ -109,6 +113,107 @@ pub fn push_image(addr: &str, repo: &str) -> String {
         )
         .unwrap();
     digest.trim_start_matches("sha256:").to_owned()
+}
+
+/// A client that trusts `ca` and takes credentials from the Docker config in `docker_config`.
+pub fn tls_client(ca: &Path, docker_config: &Path) -> chainlet::registry::Client {
+    chainlet::registry::Client::new(chainlet::registry::Options {
+        insecure_registries: vec![],
+        skip_tls_verify: vec![],
+        extra_ca: Some(ca.to_owned()),
+        docker_config: Some(docker_config.to_owned()),
+        deadline: Instant::now() + Duration::from_secs(30),
+    })
+    .unwrap()
+}
+
+/// A CA and a server certificate for 127.0.0.1 signed by it, made with openssl:
+/// (ca.crt, server.crt, server.key) in `dir`.
+pub fn make_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=chainlet test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    (
+        dir.join("ca.crt"),
+        dir.join("server.crt"),
+        dir.join("server.key"),
+    )
+}
+
+/// A Docker config dir whose config.json holds `user:password` for `registry`.
+pub fn docker_config_for(dir: &Path, registry: &str, user: &str, password: &str) -> PathBuf {
+    use base64::Engine as _;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let d = dir.join("docker");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(
+        d.join("config.json"),
+        format!("{{\"auths\":{{\"{registry}\":{{\"auth\":\"{auth}\"}}}}}}"),
+    )
+    .unwrap();
+    d
 }
 
 pub fn plain_client(addr: &str) -> chainlet::registry::Client {
