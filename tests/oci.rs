@@ -443,3 +443,67 @@ fn htpasswd_over_tls_with_credentials_from_docker_config() {
         assert!(verified, "cosign {args:?}: {text}");
     }
 }
+
+#[test]
+fn token_auth_registry_with_credentials_from_docker_config() {
+    let work = tempfile::tempdir().unwrap();
+    let tokens = common::token::TokenServer::start(work.path(), "robot", "t0ken-pass");
+    let reg = Registry::start(&tokens.registry_config());
+    let docker = common::registry::docker_config_for(work.path(), &reg.addr, "robot", "t0ken-pass");
+    let client = chainlet::registry::Client::new(chainlet::registry::Options {
+        insecure_registries: vec![reg.addr.clone()],
+        skip_tls_verify: vec![],
+        extra_ca: None,
+        docker_config: Some(docker.clone()),
+        deadline: std::time::Instant::now() + std::time::Duration::from_secs(30),
+    })
+    .unwrap();
+    let hex = common::registry::push_image_with(&client, &reg.addr, REPO);
+    let (pod, _) = pod_for_existing(&reg, &hex);
+    let out = attest_oci(
+        &pod,
+        &reg,
+        UID,
+        &["--docker-config", docker.to_str().unwrap()],
+    );
+    ok(&out);
+    let image = format!("{}/{REPO}@sha256:{hex}", reg.addr);
+    verify(
+        &pod.path("secrets/cosign.pub"),
+        &image,
+        &[("DOCKER_CONFIG", docker.to_str().unwrap())],
+    );
+    // Wrong credentials: the token server refuses, and the error says so.
+    let bad =
+        common::registry::docker_config_for(&work.path().join("bad"), &reg.addr, "robot", "wrong");
+    let out = attest_oci(
+        &pod,
+        &reg,
+        "11111111-0000-0000-0000-000000000000",
+        &["--docker-config", bad.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("token request") && stderr(&out).contains("401"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("wrong"));
+}
+
+/// A pod for an image that is already in `reg`.
+fn pod_for_existing(reg: &Registry, hex: &str) -> (Pod, String) {
+    let pod = Pod::new();
+    pod.result("IMAGE_URL", &format!("{}/{REPO}\n", reg.addr))
+        .result("IMAGE_DIGEST", &format!("sha256:{hex}\n"));
+    ok(&chainlet_env(
+        &[
+            "generate-key-pair",
+            "--output-key-prefix",
+            &pod.s("secrets/cosign"),
+        ],
+        &[("COSIGN_PASSWORD", "pw")],
+    ));
+    pod.secret("cosign.password", b"pw");
+    (pod, hex.to_owned())
+}
