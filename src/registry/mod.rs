@@ -103,6 +103,8 @@ pub struct Client {
     resolver: Arc<dns::Resolver>,
     verified: OnceLock<Result<ureq::Agent, String>>,
     unverified: OnceLock<ureq::Agent>,
+    /// For plain-HTTP registries: no TLS roots to load.
+    plain: OnceLock<ureq::Agent>,
     /// `Authorization` values by registry and repository, learnt from challenges.
     auth: Mutex<HashMap<Repo, Zeroizing<String>>>,
 }
@@ -140,6 +142,7 @@ impl Client {
             resolver: Arc::new(dns::Resolver::from_system()),
             verified: OnceLock::new(),
             unverified: OnceLock::new(),
+            plain: OnceLock::new(),
             auth: Mutex::new(HashMap::new()),
         })
     }
@@ -182,6 +185,13 @@ impl Client {
         if self.send(repo, head, &[200, 404])?.status == 200 {
             return Ok(digest);
         }
+        self.upload_blob(repo, bytes)
+    }
+
+    /// Uploads a blob without asking first: for a blob that is almost certainly new (a config
+    /// just computed), one round trip fewer. Uploading a blob the registry has is harmless.
+    pub fn upload_blob(&self, repo: &Repo, bytes: &[u8]) -> Result<String, RegistryError> {
+        let digest = format!("sha256:{}", hex(&Sha256::digest(bytes)));
         let start = Call {
             method: "POST",
             url: self.url(repo, "blobs/uploads/"),
@@ -349,6 +359,7 @@ impl Client {
         };
         let mut resp = result.map_err(classify)?;
         let status = resp.status().as_u16();
+        tracing::trace!(method = call.method, url = %call.url, status, "registry");
         let headers = resp.headers().clone();
         let body = if call.method == "HEAD" {
             Vec::new()
@@ -488,6 +499,9 @@ impl Client {
     /// The agent for a host: TLS verified against the system roots and `--registry-ca`, or not
     /// verified for `storage.oci.repository.insecure` registries. Built on first use.
     fn agent(&self, registry: &str) -> Result<&ureq::Agent, String> {
+        if self.scheme(registry) == "http" {
+            return Ok(self.plain.get_or_init(|| self.build_agent(None)));
+        }
         if self.opts.skip_tls_verify.iter().any(|r| r == registry) {
             return Ok(self.unverified.get_or_init(|| self.build_agent(None)));
         }

@@ -1,11 +1,13 @@
 //! Storage `oci`: signatures and attestations next to the image, in cosign's tag layout.
 //!
 //! The tag layout is read-modify-write and has no compare-and-swap, so two writers of one tag
-//! can erase each other's layer (cosign itself loses them). chainlet writes in two phases, then
-//! checks: first, for every tag, read it and upload every blob (a failure here changes no tag);
-//! then PUT each manifest, wait a little longer than its own read-modify-write took, read the
-//! tag back, and if another writer replaced it without our layers, apply them again on top of
-//! what is there now, with jittered backoff, a bounded number of times.
+//! can erase each other's layer (cosign itself loses them). chainlet writes in two phases:
+//! first, for every tag, upload the layers, read the tag and upload the new config (a failure
+//! here changes no tag); then, per tag, read it once more right before the PUT (building on any
+//! change another writer made meanwhile), PUT, wait a few times as long as that read → PUT
+//! took, and read the tag back. If another writer replaced it without our layers, they are
+//! applied again on top of what is there now, with jittered backoff, a bounded number of times.
+//! This makes a lost layer unlikely, not impossible: the registry offers no atomic update.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -74,15 +76,16 @@ impl OciBackend {
             .collect()
     }
 
-    /// Phase one: read the tag and upload every blob it will need.
+    /// Phase one: upload the layers, read the tag, upload the config it will need. The layers
+    /// go first so that the read-modify-write window (read → config → PUT) stays short.
     fn prepare(&self, t: &Target) -> Result<Option<Current>, StorageError> {
-        let read_at = Instant::now();
-        let current = self.read(t)?;
         for layer in &t.layers {
             self.client.push_blob(&t.repo, &layer.bytes)?;
         }
+        let read_at = Instant::now();
+        let current = self.read(t)?;
         if let Some(update) = layout::append(current.as_ref(), &t.layers) {
-            self.client.push_blob(&t.repo, &update.config)?;
+            self.client.upload_blob(&t.repo, &update.config)?;
             return Ok(Some(Current {
                 manifest: current,
                 read_at,
@@ -91,7 +94,7 @@ impl OciBackend {
         Ok(None) // every layer is there already
     }
 
-    /// Phase two: PUT, then make sure the layers stayed.
+    /// Phase two: re-read, PUT, then make sure the layers stayed.
     fn commit(&self, t: &Target, mut current: Current) -> Result<(), StorageError> {
         let mut backoff = Duration::from_millis(20);
         for attempt in 1..=MAX_REAPPLY {
@@ -99,14 +102,47 @@ impl OciBackend {
                 return Ok(());
             };
             if attempt > 1 {
-                self.client.push_blob(&t.repo, &update.config)?;
+                self.client.upload_blob(&t.repo, &update.config)?;
             }
-            self.client
-                .put_manifest(&t.repo, &t.tag, &update.manifest, &update.media_type)?;
-            // A writer that read the tag before our PUT writes within about the time our own
-            // read-modify-write took; wait that long (three times, for safety) before checking.
-            let settle = (current.read_at.elapsed() * 3)
-                .clamp(Duration::from_millis(2), Duration::from_secs(2));
+            // Optimistic concurrency without a compare-and-swap: read the tag again right
+            // before the PUT; if another writer changed it since our read, build on theirs.
+            let read_at = Instant::now();
+            let now = self.read(t)?;
+            if layer_digests(now.as_ref()) != layer_digests(current.manifest.as_ref()) {
+                current = Current {
+                    manifest: now,
+                    read_at,
+                };
+                continue;
+            }
+            current.read_at = read_at;
+            match self
+                .client
+                .put_manifest(&t.repo, &t.tag, &update.manifest, &update.media_type)
+            {
+                Ok(_) => {}
+                // Concurrent uploads of one blob (other TaskRuns signing the same image) can
+                // leave the registry briefly without it: upload again and retry.
+                Err(crate::registry::RegistryError::Status {
+                    status: 400,
+                    message,
+                    ..
+                }) if message.contains("BLOB_UNKNOWN") && attempt < MAX_REAPPLY => {
+                    tracing::warn!(repo = %t.repo, tag = %t.tag, "registry lost a blob of ours; uploading again");
+                    for layer in &t.layers {
+                        self.client.push_blob(&t.repo, &layer.bytes)?;
+                    }
+                    self.client.push_blob(&t.repo, &update.config)?;
+                    std::thread::sleep(jitter(backoff));
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+            // A writer that read the tag just before our PUT writes within about the time our
+            // own last read → PUT took; wait a few times that long before checking.
+            let settle = (current.read_at.elapsed() * 4)
+                .clamp(Duration::from_millis(5), Duration::from_secs(2));
             std::thread::sleep(settle);
             let read_at = Instant::now();
             let latest = self.read(t)?;
@@ -144,6 +180,11 @@ impl OciBackend {
             )),
         }
     }
+}
+
+fn layer_digests(m: Option<&ImageManifest>) -> Vec<&str> {
+    m.map(|m| m.layers.iter().map(|l| l.digest.as_str()).collect())
+        .unwrap_or_default()
 }
 
 struct Current {
