@@ -3,10 +3,11 @@
 //! The tag layout is read-modify-write and has no compare-and-swap, so two writers of one tag
 //! can erase each other's layer (cosign itself loses them). chainlet writes in two phases:
 //! first, for every tag, upload the layers, read the tag and upload the new config (a failure
-//! here changes no tag); then, per tag, read it once more right before the PUT (building on any
-//! change another writer made meanwhile), PUT, wait a few times as long as that read → PUT
-//! took, and read the tag back. If another writer replaced it without our layers, they are
-//! applied again on top of what is there now, with jittered backoff, a bounded number of times.
+//! here changes no tag); then, in rounds: read each tag once more right before its PUT
+//! (building on any change another writer made meanwhile), PUT, wait once for all tags a few
+//! times as long as the longest read → PUT took, and read every tag back. Where another writer
+//! replaced a tag without our layers, they are applied again on top of what is there now, with
+//! jittered backoff, a bounded number of rounds.
 //! This makes a lost layer unlikely, not impossible: the registry offers no atomic update.
 
 use std::collections::BTreeMap;
@@ -28,6 +29,8 @@ pub struct OciBackend {
     client: Client,
     /// `storage.oci.repository`: where all signatures and attestations go instead.
     repository: Option<Repo>,
+    /// Layer blobs already in a repository during this run.
+    pushed: Mutex<std::collections::BTreeSet<(Repo, Vec<u8>)>>,
 }
 
 /// One tag and the layers it must end up holding.
@@ -39,7 +42,11 @@ struct Target {
 
 impl OciBackend {
     pub fn new(client: Client, repository: Option<Repo>) -> Self {
-        Self { client, repository }
+        Self {
+            client,
+            repository,
+            pushed: Mutex::default(),
+        }
     }
 
     fn repo_of(&self, image: &ImageRef) -> Repo {
@@ -76,91 +83,122 @@ impl OciBackend {
             .collect()
     }
 
-    /// Phase one: upload the layers, read the tag, upload the config it will need. The layers
-    /// go first so that the read-modify-write window (read → config → PUT) stays short.
-    fn prepare(&self, t: &Target) -> Result<Option<Current>, StorageError> {
+    /// Phase one: upload the layers, read the tag, upload the config it will need. `None`
+    /// when every layer is there already.
+    fn prepare(&self, t: &Target) -> Result<Option<Option<ImageManifest>>, StorageError> {
         for layer in &t.layers {
-            self.client.push_blob(&t.repo, &layer.bytes)?;
+            self.push_once(&t.repo, &layer.bytes)?;
         }
-        let read_at = Instant::now();
         let current = self.read(t)?;
-        if let Some(update) = layout::append(current.as_ref(), &t.layers) {
-            self.client.upload_blob(&t.repo, &update.config)?;
-            return Ok(Some(Current {
-                manifest: current,
-                read_at,
-            }));
+        match layout::append(current.as_ref(), &t.layers) {
+            Some(update) => {
+                self.client.upload_blob(&t.repo, &update.config)?;
+                Ok(Some(current))
+            }
+            None => Ok(None),
         }
-        Ok(None) // every layer is there already
     }
 
-    /// Phase two: re-read, PUT, then make sure the layers stayed.
-    fn commit(&self, t: &Target, mut current: Current) -> Result<(), StorageError> {
-        let mut backoff = Duration::from_millis(20);
-        for attempt in 1..=MAX_REAPPLY {
-            let Some(update) = layout::append(current.manifest.as_ref(), &t.layers) else {
-                return Ok(());
-            };
-            if attempt > 1 {
-                self.client.upload_blob(&t.repo, &update.config)?;
-            }
-            // Optimistic concurrency without a compare-and-swap: read the tag again right
-            // before the PUT; if another writer changed it since our read, build on theirs.
+    /// Pushes a layer blob once per repository and run: one attestation goes to many tags of
+    /// one repository.
+    fn push_once(&self, repo: &Repo, bytes: &[u8]) -> Result<(), StorageError> {
+        use sha2::Digest as _;
+        let key = (repo.clone(), sha2::Sha256::digest(bytes).to_vec());
+        if self.pushed.lock().expect("not poisoned").contains(&key) {
+            return Ok(());
+        }
+        self.client.push_blob(repo, bytes)?;
+        self.pushed.lock().expect("not poisoned").insert(key);
+        Ok(())
+    }
+
+    /// One PUT of phase two: read the tag once more (building on any change another writer
+    /// made since our read), then PUT. Returns how long the read → PUT window was, or `None`
+    /// when the layers are there already.
+    fn put(
+        &self,
+        t: &Target,
+        current: &mut Option<ImageManifest>,
+    ) -> Result<Option<Duration>, StorageError> {
+        let mut lost_blob_retries = 0;
+        loop {
             let read_at = Instant::now();
             let now = self.read(t)?;
-            if layer_digests(now.as_ref()) != layer_digests(current.manifest.as_ref()) {
-                current = Current {
-                    manifest: now,
-                    read_at,
-                };
-                continue;
+            if layer_digests(now.as_ref()) != layer_digests(current.as_ref()) {
+                *current = now;
             }
-            current.read_at = read_at;
+            let Some(update) = layout::append(current.as_ref(), &t.layers) else {
+                return Ok(None);
+            };
+            // Usually uploaded in phase one already; a changed base needs a new config.
+            self.client.push_blob(&t.repo, &update.config)?;
             match self
                 .client
                 .put_manifest(&t.repo, &t.tag, &update.manifest, &update.media_type)
             {
-                Ok(_) => {}
+                Ok(_) => return Ok(Some(read_at.elapsed())),
                 // Concurrent uploads of one blob (other TaskRuns signing the same image) can
                 // leave the registry briefly without it: upload again and retry.
                 Err(crate::registry::RegistryError::Status {
                     status: 400,
                     message,
                     ..
-                }) if message.contains("BLOB_UNKNOWN") && attempt < MAX_REAPPLY => {
-                    tracing::warn!(repo = %t.repo, tag = %t.tag, "registry lost a blob of ours; uploading again");
+                }) if message.contains("BLOB_UNKNOWN") && lost_blob_retries < 3 => {
+                    lost_blob_retries += 1;
+                    tracing::warn!(repo = %t.repo, tag = %t.tag, "the registry lost a blob of ours; uploading again");
                     for layer in &t.layers {
-                        self.client.push_blob(&t.repo, &layer.bytes)?;
+                        self.client.upload_blob(&t.repo, &layer.bytes)?;
                     }
-                    self.client.push_blob(&t.repo, &update.config)?;
-                    std::thread::sleep(jitter(backoff));
-                    backoff = (backoff * 2).min(Duration::from_secs(2));
-                    continue;
+                    self.client.upload_blob(&t.repo, &update.config)?;
+                    std::thread::sleep(jitter(Duration::from_millis(20)));
                 }
                 Err(e) => return Err(e.into()),
             }
-            // A writer that read the tag just before our PUT writes within about the time our
-            // own last read → PUT took; wait a few times that long before checking.
-            let settle = (current.read_at.elapsed() * 4)
-                .clamp(Duration::from_millis(5), Duration::from_secs(2));
-            std::thread::sleep(settle);
-            let read_at = Instant::now();
-            let latest = self.read(t)?;
-            if latest
-                .as_ref()
-                .is_some_and(|m| t.layers.iter().all(|l| layout::contains(m, l)))
-            {
-                tracing::debug!(repo = %t.repo, tag = %t.tag, attempt, "stored");
+        }
+    }
+
+    /// Phase two, in rounds: PUT every pending tag; wait once, a few times as long as the
+    /// longest read → PUT window (a writer that read before our PUT writes within about that
+    /// time); read every tag back; tags that lost our layers to another writer go to the next
+    /// round, on top of what is there now.
+    fn commit(
+        &self,
+        mut pending: Vec<(&Target, Option<ImageManifest>)>,
+    ) -> Result<(), StorageError> {
+        let mut backoff = Duration::from_millis(20);
+        for round in 1..=MAX_REAPPLY {
+            let windows = bounded(&pending, |(t, current)| {
+                let mut current = current.clone();
+                self.put(t, &mut current)
+            })?;
+            let longest = windows.iter().flatten().max().copied().unwrap_or_default();
+            std::thread::sleep(
+                (longest * 4).clamp(Duration::from_millis(5), Duration::from_secs(2)),
+            );
+            let checked = bounded(&pending, |(t, _)| {
+                let latest = self.read(t)?;
+                let kept = latest
+                    .as_ref()
+                    .is_some_and(|m| t.layers.iter().all(|l| layout::contains(m, l)));
+                Ok((kept, latest))
+            })?;
+            let lost: Vec<(&Target, Option<ImageManifest>)> = pending
+                .iter()
+                .zip(checked)
+                .filter(|(_, (kept, _))| !kept)
+                .map(|((t, _), (_, latest))| (*t, latest))
+                .collect();
+            if lost.is_empty() {
                 return Ok(());
             }
-            tracing::warn!(repo = %t.repo, tag = %t.tag, attempt, "another writer replaced the tag; applying our layers again");
+            for (t, _) in &lost {
+                tracing::warn!(repo = %t.repo, tag = %t.tag, round, "another writer replaced the tag; applying our layers again");
+            }
+            pending = lost;
             std::thread::sleep(jitter(backoff));
             backoff = (backoff * 2).min(Duration::from_secs(2));
-            current = Current {
-                manifest: latest,
-                read_at,
-            };
         }
+        let (t, _) = pending[0];
         Err(StorageError::Lost {
             target: format!("{}:{}", t.repo, t.tag),
             attempts: MAX_REAPPLY,
@@ -187,11 +225,6 @@ fn layer_digests(m: Option<&ImageManifest>) -> Vec<&str> {
         .unwrap_or_default()
 }
 
-struct Current {
-    manifest: Option<ImageManifest>,
-    read_at: Instant,
-}
-
 impl Backend for OciBackend {
     fn name(&self) -> &'static str {
         "oci"
@@ -200,20 +233,15 @@ impl Backend for OciBackend {
     fn store(&self, batch: &Batch<'_>) -> Result<(), StorageError> {
         let targets = self.targets(batch);
         let prepared = bounded(&targets, |t| self.prepare(t))?;
-        let work: Vec<(&Target, Current)> = targets
+        let pending: Vec<(&Target, Option<ImageManifest>)> = targets
             .iter()
             .zip(prepared)
             .filter_map(|(t, c)| c.map(|c| (t, c)))
             .collect();
-        let work = Mutex::new(work.into_iter().map(Some).collect::<Vec<_>>());
-        let count = work.lock().expect("not poisoned").len();
-        let indices: Vec<usize> = (0..count).collect();
-        bounded(&indices, |i| {
-            let (t, c) = work.lock().expect("not poisoned")[*i]
-                .take()
-                .expect("each item is taken once");
-            self.commit(t, c)
-        })?;
+        let count = pending.len();
+        if count > 0 {
+            self.commit(pending)?;
+        }
         tracing::info!(tags = targets.len(), written = count, "oci: stored");
         Ok(())
     }
