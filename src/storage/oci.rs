@@ -2,10 +2,9 @@
 //!
 //! The tag layout is read-modify-write and has no compare-and-swap, so two writers of one tag
 //! can erase each other's layer (cosign itself loses them). chainlet writes in two phases:
-//! first, for every tag, upload the layers, read the tag and upload the new config (a failure
-//! here changes no tag); then, in rounds: read each tag once more right before its PUT
-//! (building on any change another writer made meanwhile), PUT, wait once for all tags a few
-//! times as long as the longest read → PUT took, and read every tag back. Where another writer
+//! first every layer blob (a failure here changes no tag); then, in rounds: read each tag,
+//! upload its new config and PUT it right away, wait once for all tags a few times as long as
+//! the longest read → PUT took, and read every tag back. Where another writer
 //! replaced a tag without our layers, they are applied again on top of what is there now, with
 //! jittered backoff, a bounded number of rounds.
 //! This makes a lost layer unlikely, not impossible: the registry offers no atomic update.
@@ -29,9 +28,12 @@ pub struct OciBackend {
     client: Client,
     /// `storage.oci.repository`: where all signatures and attestations go instead.
     repository: Option<Repo>,
-    /// Layer blobs already in a repository during this run.
-    pushed: Mutex<std::collections::BTreeSet<(Repo, Vec<u8>)>>,
+    /// Blobs pushed to a repository during this run, one lock each.
+    pushed: Mutex<BTreeMap<BlobKey, std::sync::Arc<Mutex<bool>>>>,
 }
+
+/// A blob in a repository: (repository, sha256).
+type BlobKey = (Repo, Vec<u8>);
 
 /// One tag and the layers it must end up holding.
 struct Target {
@@ -83,38 +85,44 @@ impl OciBackend {
             .collect()
     }
 
-    /// Phase one: upload the layers, read the tag, upload the config it will need. `None`
-    /// when every layer is there already.
-    fn prepare(&self, t: &Target) -> Result<Option<Option<ImageManifest>>, StorageError> {
+    /// Phase one: upload the layer blobs. A failure here changes no tag.
+    fn prepare(&self, t: &Target) -> Result<(), StorageError> {
         for layer in &t.layers {
-            self.push_once(&t.repo, &layer.bytes)?;
+            // A signature payload names one image and is new; an attestation envelope is the
+            // same for every image of the run, so it is looked for first and pushed once.
+            let ask_first = layer.media_type != layout::SIMPLESIGNING;
+            self.push_once(&t.repo, &layer.bytes, ask_first)?;
         }
-        let current = self.read(t)?;
-        match layout::append(current.as_ref(), &t.layers) {
-            Some(update) => {
-                self.client.upload_blob(&t.repo, &update.config)?;
-                Ok(Some(current))
-            }
-            None => Ok(None),
-        }
-    }
-
-    /// Pushes a layer blob once per repository and run: one attestation goes to many tags of
-    /// one repository.
-    fn push_once(&self, repo: &Repo, bytes: &[u8]) -> Result<(), StorageError> {
-        use sha2::Digest as _;
-        let key = (repo.clone(), sha2::Sha256::digest(bytes).to_vec());
-        if self.pushed.lock().expect("not poisoned").contains(&key) {
-            return Ok(());
-        }
-        self.client.push_blob(repo, bytes)?;
-        self.pushed.lock().expect("not poisoned").insert(key);
         Ok(())
     }
 
-    /// One PUT of phase two: read the tag once more (building on any change another writer
-    /// made since our read), then PUT. Returns how long the read → PUT window was, or `None`
-    /// when the layers are there already.
+    /// Pushes a blob once per repository and run, even when several threads want it at the
+    /// same moment: concurrent uploads of one digest can make distribution briefly lose it.
+    fn push_once(&self, repo: &Repo, bytes: &[u8], ask_first: bool) -> Result<(), StorageError> {
+        use sha2::Digest as _;
+        let key = (repo.clone(), sha2::Sha256::digest(bytes).to_vec());
+        let slot = self
+            .pushed
+            .lock()
+            .expect("not poisoned")
+            .entry(key)
+            .or_default()
+            .clone();
+        let mut done = slot.lock().expect("not poisoned");
+        if !*done {
+            if ask_first {
+                self.client.push_blob(repo, bytes)?;
+            } else {
+                self.client.upload_blob(repo, bytes)?;
+            }
+            *done = true;
+        }
+        Ok(())
+    }
+
+    /// One PUT of phase two: read the tag (building on any change another writer made since
+    /// our last read), upload the config, PUT. Returns how long the read → PUT window was, or
+    /// `None` when the layers are there already.
     fn put(
         &self,
         t: &Target,
@@ -130,8 +138,9 @@ impl OciBackend {
             let Some(update) = layout::append(current.as_ref(), &t.layers) else {
                 return Ok(None);
             };
-            // Usually uploaded in phase one already; a changed base needs a new config.
-            self.client.push_blob(&t.repo, &update.config)?;
+            // A config is new unless fresh tags share their layers (one attestation for many
+            // images): pushed once without asking.
+            self.push_once(&t.repo, &update.config, false)?;
             match self
                 .client
                 .put_manifest(&t.repo, &t.tag, &update.manifest, &update.media_type)
@@ -149,7 +158,8 @@ impl OciBackend {
                     for layer in &t.layers {
                         self.client.upload_blob(&t.repo, &layer.bytes)?;
                     }
-                    self.client.upload_blob(&t.repo, &update.config)?;
+                    // Fresh tags with the same layers share a config: pushed once.
+                    self.push_once(&t.repo, &update.config, true)?;
                     std::thread::sleep(jitter(Duration::from_millis(20)));
                 }
                 Err(e) => return Err(e.into()),
@@ -157,7 +167,7 @@ impl OciBackend {
         }
     }
 
-    /// Phase two, in rounds: PUT every pending tag; wait once, a few times as long as the
+    /// Phase two, in rounds: PUT every pending tag; wait once, four times as long as the
     /// longest read → PUT window (a writer that read before our PUT writes within about that
     /// time); read every tag back; tags that lost our layers to another writer go to the next
     /// round, on top of what is there now.
@@ -172,9 +182,15 @@ impl OciBackend {
                 self.put(t, &mut current)
             })?;
             let longest = windows.iter().flatten().max().copied().unwrap_or_default();
-            std::thread::sleep(
-                (longest * 4).clamp(Duration::from_millis(5), Duration::from_secs(2)),
+            let settle = (longest * 4).clamp(Duration::from_millis(5), Duration::from_secs(2));
+            tracing::debug!(
+                round,
+                tags = pending.len(),
+                ?longest,
+                ?settle,
+                "oci: settling"
             );
+            std::thread::sleep(settle);
             let checked = bounded(&pending, |(t, _)| {
                 let latest = self.read(t)?;
                 let kept = latest
@@ -232,17 +248,11 @@ impl Backend for OciBackend {
 
     fn store(&self, batch: &Batch<'_>) -> Result<(), StorageError> {
         let targets = self.targets(batch);
-        let prepared = bounded(&targets, |t| self.prepare(t))?;
-        let pending: Vec<(&Target, Option<ImageManifest>)> = targets
-            .iter()
-            .zip(prepared)
-            .filter_map(|(t, c)| c.map(|c| (t, c)))
-            .collect();
-        let count = pending.len();
-        if count > 0 {
-            self.commit(pending)?;
+        bounded(&targets, |t| self.prepare(t))?;
+        if !targets.is_empty() {
+            self.commit(targets.iter().map(|t| (t, None)).collect())?;
         }
-        tracing::info!(tags = targets.len(), written = count, "oci: stored");
+        tracing::info!(tags = targets.len(), "oci: stored");
         Ok(())
     }
 }
