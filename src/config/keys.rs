@@ -189,7 +189,7 @@ pub const KEYS: &[Key] = &[
         values: BOOL,
         chains_default: "false",
         default: "false",
-        help: "Skip TLS verification for storage.oci.repository.",
+        help: "Skip TLS verification for the registry of storage.oci.repository.",
     },
     Key {
         name: "storage.oci.encoding-format",
@@ -512,7 +512,7 @@ fn status(key: &Key) -> String {
         };
     }
     let family = if by_prefix("storage.oci.") {
-        "read; used by storage oci (not yet)"
+        "yes"
     } else if by_prefix("storage.") {
         "read; its backend is not in chainlet"
     } else if key.name == "transparency.url" {

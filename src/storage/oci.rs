@@ -3,8 +3,9 @@
 //! The tag layout is read-modify-write and has no compare-and-swap, so two writers of one tag
 //! can erase each other's layer (cosign itself loses them). chainlet writes in two phases:
 //! first every layer blob (a failure here changes no tag); then, in rounds: read each tag,
-//! upload its new config and PUT it right away, wait once for all tags a few times as long as
-//! the longest read → PUT took, and read every tag back. Where another writer
+//! upload its new config, read it again and PUT right away (building on any change made
+//! meanwhile), wait once for all tags four times as long as the longest read → PUT took, and
+//! read every tag back. Where another writer
 //! replaced a tag without our layers, they are applied again on top of what is there now, with
 //! jittered backoff, a bounded number of rounds.
 //! This makes a lost layer unlikely, not impossible: the registry offers no atomic update.
@@ -120,27 +121,31 @@ impl OciBackend {
         Ok(())
     }
 
-    /// One PUT of phase two: read the tag (building on any change another writer made since
-    /// our last read), upload the config, PUT. Returns how long the read → PUT window was, or
-    /// `None` when the layers are there already.
+    /// One PUT of phase two: read the tag, upload the config for it plus our layers, read the
+    /// tag again (building on any change another writer made meanwhile) and PUT. Returns how
+    /// long that last read → PUT took, or `None` when the layers are there already.
     fn put(
         &self,
         t: &Target,
         current: &mut Option<ImageManifest>,
     ) -> Result<Option<Duration>, StorageError> {
         let mut lost_blob_retries = 0;
+        *current = self.read(t)?;
         loop {
-            let read_at = Instant::now();
-            let now = self.read(t)?;
-            if layer_digests(now.as_ref()) != layer_digests(current.as_ref()) {
-                *current = now;
-            }
             let Some(update) = layout::append(current.as_ref(), &t.layers) else {
                 return Ok(None);
             };
             // A config is new unless fresh tags share their layers (one attestation for many
             // images): pushed once without asking.
             self.push_once(&t.repo, &update.config, false)?;
+            // Read once more right before the PUT, so the window in which another writer's
+            // change could be overwritten is one read and one PUT long.
+            let read_at = Instant::now();
+            let now = self.read(t)?;
+            if layer_digests(now.as_ref()) != layer_digests(current.as_ref()) {
+                *current = now;
+                continue;
+            }
             match self
                 .client
                 .put_manifest(&t.repo, &t.tag, &update.manifest, &update.media_type)
