@@ -195,9 +195,7 @@ pub fn encrypt(key: &KeyPair, password: &[u8]) -> Result<String, getrandom::Erro
 }
 
 fn derive_key(password: &[u8], salt: &[u8], n: u64) -> Zeroizing<[u8; 32]> {
-    let log_n = n.trailing_zeros() as u8;
-    let params = scrypt::Params::new(log_n, 8, 1).expect("accepted scrypt parameters are valid");
     let mut out = Zeroizing::new([0u8; 32]);
-    scrypt::scrypt(password, salt, &params, out.as_mut()).expect("32 bytes is a valid length");
+    super::scrypt::derive(password, salt, n.trailing_zeros() as u8, 8, out.as_mut());
     out
 }

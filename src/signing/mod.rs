@@ -8,6 +8,7 @@
 pub mod cosign_key;
 pub mod dsse;
 mod keypair;
+mod scrypt;
 
 use std::path::{Path, PathBuf};
 
