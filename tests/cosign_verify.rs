@@ -61,6 +61,18 @@ fn openssl(args: &[&str]) {
     assert!(st.success(), "openssl {args:?}");
 }
 
+/// A pod with typical results and Chains' own test x509.pem; returns it with the public key.
+fn pod_with_chains_x509(fx: &Path) -> (Pod, PathBuf) {
+    let pod = Pod::new();
+    pod.typical_results();
+    pod.secret_from(
+        "x509.pem",
+        &fx.join("chains/pkg/chains/signing/x509/testdata/x509.pem"),
+    );
+    let public = public_key_of(&pod.path("secrets/x509.pem"));
+    (pod, public)
+}
+
 /// Writes the public key of a PEM private key next to it, with openssl (an independent tool).
 fn public_key_of(private: &Path) -> PathBuf {
     let out = private.with_extension("pub.pem");
@@ -97,13 +109,7 @@ fn key_from_cosign_generate_key_pair_verifies() {
 #[test]
 fn key_from_chainlet_generate_key_pair_verifies() {
     let pod = Pod::new();
-    pod.typical_results();
-    let prefix = pod.s("secrets/cosign");
-    ok(&chainlet_env(
-        &["generate-key-pair", "--output-key-prefix", &prefix],
-        &[("COSIGN_PASSWORD", "s3cret")],
-    ));
-    pod.secret("cosign.password", b"s3cret");
+    pod.typical_results().chainlet_key("s3cret");
     assert_everything_verifies(&pod, &pod.path("secrets/cosign.pub"));
 }
 
@@ -127,13 +133,7 @@ fn legacy_cosign_label_key_verifies() {
 #[test]
 fn x509_ecdsa_p256_from_chains_verifies() {
     let Some(fx) = fixtures() else { return };
-    let pod = Pod::new();
-    pod.typical_results();
-    pod.secret_from(
-        "x509.pem",
-        &fx.join("chains/pkg/chains/signing/x509/testdata/x509.pem"),
-    );
-    let public = public_key_of(&pod.path("secrets/x509.pem"));
+    let (pod, public) = pod_with_chains_x509(&fx);
     assert_everything_verifies(&pod, &public);
 }
 
@@ -217,13 +217,7 @@ fn write_spki(pod: &Pod, der_b64: &str) -> PathBuf {
 #[test]
 fn tampered_envelope_does_not_verify() {
     let Some(fx) = fixtures() else { return };
-    let pod = Pod::new();
-    pod.typical_results();
-    pod.secret_from(
-        "x509.pem",
-        &fx.join("chains/pkg/chains/signing/x509/testdata/x509.pem"),
-    );
-    let public = public_key_of(&pod.path("secrets/x509.pem"));
+    let (pod, public) = pod_with_chains_x509(&fx);
     ok(&pod.attest(&[]));
     let text = std::fs::read_to_string(pod.envelope_path()).unwrap();
     let mut env: serde_json::Value = serde_json::from_str(&text).unwrap();

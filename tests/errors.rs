@@ -30,15 +30,7 @@ fn assert_fails_cleanly(pod: &Pod, out: &std::process::Output, code: i32, names:
 /// "test"; `password` is what the Secret's cosign.password holds.
 fn pod_with_cosign_key(password: &[u8]) -> Option<Pod> {
     let pod = Pod::new();
-    pod.typical_results();
-    ok(&chainlet_env(
-        &[
-            "generate-key-pair",
-            "--output-key-prefix",
-            &pod.s("secrets/cosign"),
-        ],
-        &[("COSIGN_PASSWORD", "test")],
-    ));
+    pod.typical_results().chainlet_key("test");
     pod.secret("cosign.password", password);
     Some(pod)
 }

@@ -13,21 +13,9 @@ use common::*;
 const REPO: &str = "team/app";
 
 /// A pod whose IMAGE_URL/IMAGE_DIGEST name an image pushed to `reg`, with a cosign key.
-fn pod_for(reg: &Registry, password: &str) -> (Pod, String) {
+fn pod_for(reg: &Registry) -> (Pod, String) {
     let hex = push_image(&reg.addr, REPO);
-    let pod = Pod::new();
-    pod.result("IMAGE_URL", &format!("{}/{REPO}:v1\n", reg.addr))
-        .result("IMAGE_DIGEST", &format!("sha256:{hex}\n"));
-    ok(&chainlet_env(
-        &[
-            "generate-key-pair",
-            "--output-key-prefix",
-            &pod.s("secrets/cosign"),
-        ],
-        &[("COSIGN_PASSWORD", password)],
-    ));
-    pod.secret("cosign.password", password.as_bytes());
-    (pod, hex)
+    pod_for_existing(reg, &hex)
 }
 
 /// `chainlet attest` storing both artifact types in the registry only.
@@ -111,7 +99,7 @@ fn verify(pubkey: &Path, image: &str, env: &[(&str, &str)]) {
 #[test]
 fn signature_and_attestation_verify_with_cosign() {
     let reg = Registry::plain();
-    let (pod, hex) = pod_for(&reg, "pw");
+    let (pod, hex) = pod_for(&reg);
     ok(&attest_oci(&pod, &reg, UID, &[]));
     verify(
         &pod.path("secrets/cosign.pub"),
@@ -130,7 +118,7 @@ fn signature_and_attestation_verify_with_cosign() {
 #[test]
 fn x509_ecdsa_key_verifies_too() {
     let reg = Registry::plain();
-    let (pod, hex) = pod_for(&reg, "pw");
+    let (pod, hex) = pod_for(&reg);
     let key = pod.path("secrets/x509.pem");
     let st = Command::new("openssl")
         .args([
@@ -161,7 +149,7 @@ fn x509_ecdsa_key_verifies_too() {
 #[test]
 fn storage_oci_repository_redirects_both_tags() {
     let reg = Registry::plain();
-    let (pod, hex) = pod_for(&reg, "pw");
+    let (pod, hex) = pod_for(&reg);
     let elsewhere = format!("{}/signatures/store", reg.addr);
     ok(&attest_oci(
         &pod,
@@ -184,7 +172,7 @@ fn storage_oci_repository_redirects_both_tags() {
 #[test]
 fn cosign_attestation_is_kept_and_rerunning_adds_nothing() {
     let reg = Registry::plain();
-    let (pod, hex) = pod_for(&reg, "pw");
+    let (pod, hex) = pod_for(&reg);
     let image = format!("{}/{REPO}@sha256:{hex}", reg.addr);
     // cosign attests first, with its own key.
     let other = tempfile::tempdir().unwrap();
@@ -243,7 +231,7 @@ fn cosign_attestation_is_kept_and_rerunning_adds_nothing() {
 #[test]
 fn eight_concurrent_taskruns_keep_all_eight_attestations() {
     let reg = Registry::plain();
-    let (pod, hex) = pod_for(&reg, "pw");
+    let (pod, hex) = pod_for(&reg);
     let uids: Vec<String> = (0..8)
         .map(|i| format!("00000000-0000-0000-0000-00000000000{i}"))
         .collect();
@@ -277,7 +265,7 @@ fn eight_concurrent_taskruns_keep_all_eight_attestations() {
 
 /// A pod whose image is addressed through `proxy_addr` (the registry behind it holds it).
 fn pod_through(reg: &Registry, proxy_addr: &str) -> (Pod, String) {
-    let (pod, hex) = pod_for(reg, "pw");
+    let (pod, hex) = pod_for(reg);
     pod.result("IMAGE_URL", &format!("{proxy_addr}/{REPO}:v1\n"));
     (pod, hex)
 }
@@ -363,18 +351,7 @@ fn htpasswd_over_tls_with_credentials_from_docker_config() {
     let client = common::registry::tls_client(&ca, &docker);
     let hex = common::registry::push_image_with(&client, &reg.addr, REPO);
 
-    let pod = Pod::new();
-    pod.result("IMAGE_URL", &format!("{}/{REPO}\n", reg.addr))
-        .result("IMAGE_DIGEST", &format!("sha256:{hex}\n"));
-    ok(&chainlet_env(
-        &[
-            "generate-key-pair",
-            "--output-key-prefix",
-            &pod.s("secrets/cosign"),
-        ],
-        &[("COSIGN_PASSWORD", "pw")],
-    ));
-    pod.secret("cosign.password", b"pw");
+    let (pod, _) = pod_for_existing(&reg, &hex);
     let common_args = [
         "attest",
         "--results-dir",
@@ -489,19 +466,24 @@ fn token_auth_registry_with_credentials_from_docker_config() {
     assert!(!stderr(&out).contains("wrong"));
 }
 
-/// A pod for an image that is already in `reg`.
+/// A pod for an image that is already in `reg`, with a cosign key (password "pw").
 fn pod_for_existing(reg: &Registry, hex: &str) -> (Pod, String) {
     let pod = Pod::new();
-    pod.result("IMAGE_URL", &format!("{}/{REPO}\n", reg.addr))
-        .result("IMAGE_DIGEST", &format!("sha256:{hex}\n"));
-    ok(&chainlet_env(
-        &[
-            "generate-key-pair",
-            "--output-key-prefix",
-            &pod.s("secrets/cosign"),
-        ],
-        &[("COSIGN_PASSWORD", "pw")],
-    ));
-    pod.secret("cosign.password", b"pw");
+    pod.result(
+        "IMAGE_URL",
+        &format!(
+            "{}/{REPO}:v1
+",
+            reg.addr
+        ),
+    )
+    .result(
+        "IMAGE_DIGEST",
+        &format!(
+            "sha256:{hex}
+"
+        ),
+    )
+    .chainlet_key("pw");
     (pod, hex.to_owned())
 }

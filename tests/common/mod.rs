@@ -128,6 +128,20 @@ impl Pod {
         self
     }
 
+    /// A cosign key made by `chainlet generate-key-pair` with `password`, and the Secret's
+    /// cosign.password holding it.
+    pub fn chainlet_key(&self, password: &str) -> &Self {
+        ok(&chainlet_env(
+            &[
+                "generate-key-pair",
+                "--output-key-prefix",
+                &self.s("secrets/cosign"),
+            ],
+            &[("COSIGN_PASSWORD", password)],
+        ));
+        self.secret("cosign.password", password.as_bytes())
+    }
+
     pub fn secret_from(&self, name: &str, src: &Path) -> &Self {
         std::fs::copy(src, self.path("secrets").join(name)).unwrap();
         self
