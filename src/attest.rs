@@ -297,8 +297,9 @@ fn backend(name: &str, config: &Config, args: &AttestArgs) -> Result<Box<dyn Bac
                 skip_tls_verify,
                 extra_ca: args.registry_ca.clone(),
                 docker_config: args.docker_config.clone(),
+                // A day is already more than any pod waits; larger values are capped.
                 deadline: std::time::Instant::now()
-                    + std::time::Duration::from_secs(args.registry_timeout),
+                    + std::time::Duration::from_secs(args.registry_timeout.min(86_400)),
             })
             .map_err(Failure::run)?;
             Ok(Box::new(OciBackend::new(client, repository)))

@@ -140,20 +140,17 @@ impl Resolver {
         let mut last = String::from("no nameserver configured");
         for _ in 0..self.attempts {
             for server in &self.nameservers {
-                let mut ips = Vec::new();
-                let mut answered = true;
-                for qtype in [TYPE::A, TYPE::AAAA] {
-                    match query(*server, name, qtype, self.timeout) {
-                        Ok(found) => ips.extend(found),
-                        Err(e) => {
-                            last = format!("{server}: {e}");
-                            answered = false;
-                            break;
-                        }
+                // An A answer is enough: a server that never answers AAAA questions (some
+                // do not) must not make an IPv4 name unresolvable.
+                let a = query(*server, name, TYPE::A, self.timeout);
+                let aaaa = query(*server, name, TYPE::AAAA, self.timeout);
+                match (a, aaaa) {
+                    (Err(e), Err(_)) => last = format!("{server}: {e}"),
+                    (a, aaaa) => {
+                        let mut ips = a.unwrap_or_default();
+                        ips.extend(aaaa.unwrap_or_default());
+                        return Ok(ips);
                     }
-                }
-                if answered {
-                    return Ok(ips);
                 }
             }
         }
@@ -224,8 +221,8 @@ fn query(
         let Ok(reply) = Packet::parse(&buf[..n]) else {
             continue;
         };
-        if reply.id() != id {
-            continue; // a late answer to an earlier question
+        if reply.id() != id || !answers_question(&reply, name, qtype) {
+            continue; // a late answer to an earlier question, or not an answer to ours
         }
         if reply.has_flags(simple_dns::PacketFlag::TRUNCATION) {
             return query_tcp(server, &request, id, timeout);
@@ -256,6 +253,18 @@ fn query_tcp(
         return Err("answer does not match the question".into());
     }
     answers(&reply)
+}
+
+/// A reply (QR set) whose question is ours.
+fn answers_question(reply: &Packet<'_>, name: &str, qtype: TYPE) -> bool {
+    reply.has_flags(simple_dns::PacketFlag::RESPONSE)
+        && reply.questions.len() == 1
+        && reply.questions[0].qtype == QTYPE::TYPE(qtype)
+        && reply.questions[0]
+            .qname
+            .to_string()
+            .trim_end_matches('.')
+            .eq_ignore_ascii_case(name.trim_end_matches('.'))
 }
 
 fn answers(reply: &Packet<'_>) -> Result<Vec<IpAddr>, String> {

@@ -96,11 +96,17 @@ pub struct ImageManifest {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("tag {tag} holds {what}, not a cosign image manifest; refusing to overwrite it")]
-pub struct LayoutError {
-    pub tag: String,
-    pub what: String,
+pub enum LayoutError {
+    #[error("tag {tag} holds {what}, not a cosign image manifest; refusing to overwrite it")]
+    NotImageManifest { tag: String, what: String },
+    #[error(
+        "tag {tag} would hold {layers} layers; cosign refuses to verify past {MAX_LAYERS}, so chainlet does not add them"
+    )]
+    TooManyLayers { tag: String, layers: usize },
 }
+
+/// cosign stops verifying a tag with more layers than this.
+pub const MAX_LAYERS: usize = 1000;
 
 /// What to PUT: the manifest, its media type and the config blob.
 #[derive(Debug, Clone)]
@@ -112,12 +118,13 @@ pub struct Update {
 
 /// Parses what a tag holds now.
 pub fn parse(tag: &str, bytes: &[u8], media_type: &str) -> Result<ImageManifest, LayoutError> {
-    let m: ImageManifest = serde_json::from_slice(bytes).map_err(|_| LayoutError {
-        tag: tag.to_owned(),
-        what: format!("something that is not an image manifest ({media_type})"),
-    })?;
+    let m: ImageManifest =
+        serde_json::from_slice(bytes).map_err(|_| LayoutError::NotImageManifest {
+            tag: tag.to_owned(),
+            what: format!("something that is not an image manifest ({media_type})"),
+        })?;
     if m.schema_version != 2 {
-        return Err(LayoutError {
+        return Err(LayoutError::NotImageManifest {
             tag: tag.to_owned(),
             what: format!("a schemaVersion {} manifest", m.schema_version),
         });
@@ -139,16 +146,26 @@ pub fn contains(manifest: &ImageManifest, layer: &Layer) -> bool {
 /// Appends the layers that are not there yet, keeping every existing layer (cosign's own
 /// included) in order; `None` when nothing is missing. The config is rebuilt as cosign builds
 /// it: one diff_id and one history entry per layer.
-pub fn append(existing: Option<&ImageManifest>, layers: &[Layer]) -> Option<Update> {
+pub fn append(
+    tag: &str,
+    existing: Option<&ImageManifest>,
+    layers: &[Layer],
+) -> Result<Option<Update>, LayoutError> {
     let missing: Vec<&Layer> = layers
         .iter()
         .filter(|l| existing.is_none_or(|m| !contains(m, l)))
         .collect();
     if missing.is_empty() {
-        return None;
+        return Ok(None);
     }
     let mut descriptors: Vec<Descriptor> = existing.map(|m| m.layers.clone()).unwrap_or_default();
     descriptors.extend(missing.iter().map(|l| l.descriptor()));
+    if descriptors.len() > MAX_LAYERS {
+        return Err(LayoutError::TooManyLayers {
+            tag: tag.to_owned(),
+            layers: descriptors.len(),
+        });
+    }
     let config = config_blob(&descriptors);
     let config_media_type = existing
         .map(|m| m.config.media_type.clone())
@@ -167,11 +184,11 @@ pub fn append(existing: Option<&ImageManifest>, layers: &[Layer]) -> Option<Upda
         },
         layers: descriptors,
     };
-    Some(Update {
+    Ok(Some(Update {
         manifest: serde_json::to_vec(&manifest).expect("serialising a manifest cannot fail"),
         media_type,
         config,
-    })
+    }))
 }
 
 /// cosign's config blob: empty platform, Go's zero time, and the layers as diff_ids (cosign's
@@ -199,7 +216,9 @@ mod tests {
     #[test]
     fn a_fresh_attestation_manifest_has_cosigns_shape() {
         let layer = Layer::attestation(b"{}".to_vec(), "https://slsa.dev/provenance/v1");
-        let u = append(None, std::slice::from_ref(&layer)).unwrap();
+        let u = append("t", None, std::slice::from_ref(&layer))
+            .unwrap()
+            .unwrap();
         let m: serde_json::Value = serde_json::from_slice(&u.manifest).unwrap();
         assert_eq!(m["mediaType"], OCI_MANIFEST);
         assert_eq!(m["config"]["mediaType"], OCI_CONFIG);
@@ -216,12 +235,37 @@ mod tests {
     fn appending_keeps_old_layers_and_skips_identical_ones() {
         let a = Layer::signature(b"a".to_vec(), "c2ln");
         let b = Layer::signature(b"b".to_vec(), "c2lnMg==");
-        let first = append(None, std::slice::from_ref(&a)).unwrap();
+        let first = append("t", None, std::slice::from_ref(&a))
+            .unwrap()
+            .unwrap();
         let m = parse("t", &first.manifest, OCI_MANIFEST).unwrap();
-        assert!(append(Some(&m), std::slice::from_ref(&a)).is_none());
-        let second = append(Some(&m), &[a.clone(), b.clone()]).unwrap();
+        assert!(
+            append("t", Some(&m), std::slice::from_ref(&a))
+                .unwrap()
+                .is_none()
+        );
+        let second = append("t", Some(&m), &[a.clone(), b.clone()])
+            .unwrap()
+            .unwrap();
         let m2 = parse("t", &second.manifest, OCI_MANIFEST).unwrap();
         assert_eq!(m2.layers.len(), 2);
         assert!(contains(&m2, &a) && contains(&m2, &b));
+    }
+
+    #[test]
+    fn a_tag_never_grows_past_cosigns_layer_limit() {
+        let mut m = parse(
+            "t",
+            &append("t", None, &[Layer::signature(b"0".to_vec(), "x")])
+                .unwrap()
+                .unwrap()
+                .manifest,
+            OCI_MANIFEST,
+        )
+        .unwrap();
+        let one = m.layers[0].clone();
+        m.layers = vec![one; MAX_LAYERS];
+        let e = append("t", Some(&m), &[Layer::signature(b"new".to_vec(), "y")]).unwrap_err();
+        assert!(e.to_string().contains("1000"), "{e}");
     }
 }

@@ -79,6 +79,14 @@ pub enum RegistryError {
         attempts: u32,
         last: String,
     },
+    /// A failure worth another try that this request does not make itself (a manifest PUT):
+    /// the caller reads again and retries.
+    #[error("{repo}: {op}: {message}")]
+    Unavailable {
+        repo: String,
+        op: String,
+        message: String,
+    },
     #[error("{repo}: {op}: {message}")]
     Auth {
         repo: String,
@@ -87,6 +95,13 @@ pub enum RegistryError {
     },
     #[error("{0}")]
     Setup(String),
+}
+
+impl Client {
+    /// Whether the overall registry deadline has passed.
+    pub fn past_deadline(&self) -> bool {
+        Instant::now() >= self.opts.deadline
+    }
 }
 
 /// A fetched manifest.
@@ -103,7 +118,8 @@ pub struct Client {
     resolver: Arc<dns::Resolver>,
     verified: OnceLock<Result<ureq::Agent, String>>,
     unverified: OnceLock<ureq::Agent>,
-    /// For plain-HTTP registries: no TLS roots to load.
+    /// For plain-HTTP URLs (`--insecure-registry`): no TLS roots to load. It never verifies
+    /// TLS, so it is only ever used for `http://` URLs.
     plain: OnceLock<ureq::Agent>,
     /// `Authorization` values by registry and repository, learnt from challenges.
     auth: Mutex<HashMap<Repo, Zeroizing<String>>>,
@@ -117,6 +133,9 @@ struct Call<'a> {
     body: Option<&'a [u8]>,
     /// What the request is for, in errors ("PUT manifest sha256-….att").
     op: String,
+    /// Whether a 5xx, 429 or connection failure may be retried with the same request. Not for
+    /// a manifest PUT: its body was built from an earlier read, and the caller must read again.
+    retry: bool,
 }
 
 /// What came back.
@@ -159,6 +178,7 @@ impl Client {
             headers: vec![("Accept", MANIFEST_ACCEPT.to_owned())],
             body: None,
             op: format!("GET manifest {reference}"),
+            retry: true,
         };
         let a = self.send(repo, call, &[200, 404])?;
         if a.status == 404 {
@@ -181,6 +201,7 @@ impl Client {
             headers: vec![],
             body: None,
             op: format!("HEAD blob {digest}"),
+            retry: true,
         };
         if self.send(repo, head, &[200, 404])?.status == 200 {
             return Ok(digest);
@@ -198,6 +219,7 @@ impl Client {
             headers: vec![("Content-Length", "0".into())],
             body: None,
             op: format!("start upload of {digest}"),
+            retry: true,
         };
         let a = self.send(repo, start, &[202])?;
         let location = header(&a.headers, "location").ok_or_else(|| RegistryError::Transport {
@@ -206,6 +228,16 @@ impl Client {
             message: "202 without a Location header".into(),
         })?;
         let mut url = self.absolute(repo, &location);
+        if !self.same_origin(repo, &url) {
+            return Err(RegistryError::Transport {
+                repo: repo.to_string(),
+                op: format!("start upload of {digest}"),
+                message: format!(
+                    "the registry sent the upload to {url}, another host or scheme; chainlet sends \
+                     uploads (and credentials) only to the registry itself"
+                ),
+            });
+        }
         url.push(if url.contains('?') { '&' } else { '?' });
         url.push_str(&format!("digest={digest}"));
         let put = Call {
@@ -214,6 +246,7 @@ impl Client {
             headers: vec![("Content-Type", "application/octet-stream".into())],
             body: Some(bytes),
             op: format!("upload blob {digest}"),
+            retry: true,
         };
         self.send(repo, put, &[201, 204])?;
         Ok(digest)
@@ -233,6 +266,7 @@ impl Client {
             headers: vec![("Content-Type", media_type.to_owned())],
             body: Some(bytes),
             op: format!("PUT manifest {tag}"),
+            retry: false,
         };
         self.send(repo, call, &[200, 201, 202])?;
         Ok(format!("sha256:{}", hex(&Sha256::digest(bytes))))
@@ -250,6 +284,12 @@ impl Client {
         } else {
             "https"
         }
+    }
+
+    /// Whether `url` is the registry's own scheme, host and port.
+    fn same_origin(&self, repo: &Repo, url: &str) -> bool {
+        let origin = format!("{}://{}/", self.scheme(&repo.registry), repo.registry);
+        url.starts_with(&origin)
     }
 
     fn url(&self, repo: &Repo, path: &str) -> String {
@@ -283,6 +323,14 @@ impl Client {
         let mut backoff = Duration::from_millis(100);
         loop {
             attempts += 1;
+            if Instant::now() >= self.opts.deadline {
+                return Err(RegistryError::Deadline {
+                    repo: repo.to_string(),
+                    op: call.op,
+                    attempts: attempts - 1,
+                    last: "the registry timeout passed".into(),
+                });
+            }
             let auth = self
                 .auth
                 .lock()
@@ -297,12 +345,27 @@ impl Client {
                     self.answer_challenge(repo, &call.op, &a)?;
                     continue;
                 }
+                Ok(a) if !call.retry && (a.status == 429 || a.status == 408 || a.status >= 500) => {
+                    return Err(RegistryError::Unavailable {
+                        repo: repo.to_string(),
+                        op: call.op,
+                        message: format!(
+                            "the registry answered {}: {}",
+                            a.status,
+                            registry_message(&a.body)
+                        ),
+                    });
+                }
                 Ok(a) if a.status == 429 || a.status == 408 || a.status >= 500 => {
+                    // Retry-After is honoured as given (not jittered), up to a minute.
                     let retry_after = header(&a.headers, "retry-after")
                         .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
+                        .map(|s| Duration::from_secs(s.min(60)));
                     let last = format!("{} {}", a.status, registry_message(&a.body));
-                    (retry_after.unwrap_or(backoff), last)
+                    match retry_after {
+                        Some(d) => (d, last),
+                        None => (jitter(backoff), last),
+                    }
                 }
                 Ok(a) => {
                     return Err(RegistryError::Status {
@@ -312,6 +375,14 @@ impl Client {
                         message: registry_message(&a.body),
                     });
                 }
+                Err(Failure::Retry(message)) if call.retry => (jitter(backoff), message),
+                Err(Failure::Retry(message)) => {
+                    return Err(RegistryError::Unavailable {
+                        repo: repo.to_string(),
+                        op: call.op,
+                        message,
+                    });
+                }
                 Err(Failure::Fatal(message)) => {
                     return Err(RegistryError::Transport {
                         repo: repo.to_string(),
@@ -319,11 +390,12 @@ impl Client {
                         message,
                     });
                 }
-                Err(Failure::Retry(message)) => (backoff, message),
             };
             let (wait, last) = wait;
-            let wait = jitter(wait);
-            if Instant::now() + wait >= self.opts.deadline {
+            if Instant::now()
+                .checked_add(wait)
+                .is_none_or(|t| t >= self.opts.deadline)
+            {
                 return Err(RegistryError::Deadline {
                     repo: repo.to_string(),
                     op: call.op,
@@ -343,14 +415,17 @@ impl Client {
         call: &Call<'_>,
         auth: Option<&str>,
     ) -> Result<Answer, Failure> {
-        let agent = self.agent(&repo.registry).map_err(Failure::Fatal)?;
+        let agent = self.agent_for_url(&call.url).map_err(Failure::Fatal)?;
         let mut req = ureq::http::Request::builder()
             .method(call.method)
             .uri(&call.url);
         for (k, v) in &call.headers {
             req = req.header(*k, v);
         }
-        if let Some(a) = auth {
+        // Credentials go to the registry itself and nowhere else.
+        if let Some(a) = auth
+            && self.same_origin(repo, &call.url)
+        {
             req = req.header("Authorization", a);
         }
         let result = match call.body {
@@ -435,9 +510,16 @@ impl Client {
             message,
         };
         let scope = format!("repository:{}:pull,push", repo.repository);
-        let agent = self
-            .agent(realm_host(realm).unwrap_or(&repo.registry))
-            .map_err(auth_err)?;
+        let agent = self.agent_for_url(realm).map_err(auth_err)?;
+        // The registry's credentials go to its token realm only over HTTPS, or to the
+        // registry's own host.
+        let realm_is_safe = realm.starts_with("https://")
+            || realm_host(realm).is_some_and(|h| {
+                h == repo.registry
+                    || h.rsplit_once(':').map(|(h, _)| h)
+                        == repo.registry.rsplit_once(':').map(|(h, _)| h)
+            });
+        let creds = creds.filter(|_| realm_is_safe);
         let response = match creds.and_then(|c| c.identity_token.as_ref()) {
             Some(refresh) => {
                 let mut form = format!(
@@ -496,13 +578,15 @@ impl Client {
             .ok_or_else(|| auth_err(format!("token response from {realm} has no token")))
     }
 
-    /// The agent for a host: TLS verified against the system roots and `--registry-ca`, or not
-    /// verified for `storage.oci.repository.insecure` registries. Built on first use.
-    fn agent(&self, registry: &str) -> Result<&ureq::Agent, String> {
-        if self.scheme(registry) == "http" {
+    /// The agent for a URL: plain HTTP needs no TLS; HTTPS is verified against the system roots
+    /// and `--registry-ca`, except for the `storage.oci.repository.insecure` registry. Built on
+    /// first use.
+    fn agent_for_url(&self, url: &str) -> Result<&ureq::Agent, String> {
+        let Some(rest) = url.strip_prefix("https://") else {
             return Ok(self.plain.get_or_init(|| self.build_agent(None)));
-        }
-        if self.opts.skip_tls_verify.iter().any(|r| r == registry) {
+        };
+        let host = rest.split(['/', '?']).next().unwrap_or(rest);
+        if self.opts.skip_tls_verify.iter().any(|r| r == host) {
             return Ok(self.unverified.get_or_init(|| self.build_agent(None)));
         }
         self.verified

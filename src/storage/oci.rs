@@ -86,15 +86,26 @@ impl OciBackend {
             .collect()
     }
 
-    /// Phase one: upload the layer blobs. A failure here changes no tag.
-    fn prepare(&self, t: &Target) -> Result<(), StorageError> {
+    /// Phase one: read every tag (a tag chainlet must not touch, or one that would grow past
+    /// cosign's layer limit, fails the run here) and upload the layer blobs. A failure here
+    /// changes no tag.
+    fn prepare(&self, t: &Target) -> Result<Option<ImageManifest>, StorageError> {
+        let current = self.read(t)?;
+        layout::append(&t.tag, current.as_ref(), &t.layers).map_err(|e| self.layout_err(t, e))?;
         for layer in &t.layers {
             // A signature payload names one image and is new; an attestation envelope is the
             // same for every image of the run, so it is looked for first and pushed once.
             let ask_first = layer.media_type != layout::SIMPLESIGNING;
             self.push_once(&t.repo, &layer.bytes, ask_first)?;
         }
-        Ok(())
+        Ok(current)
+    }
+
+    fn layout_err(&self, t: &Target, source: layout::LayoutError) -> StorageError {
+        StorageError::Layout {
+            repo: t.repo.to_string(),
+            source,
+        }
     }
 
     /// Pushes a blob once per repository and run, even when several threads want it at the
@@ -121,18 +132,23 @@ impl OciBackend {
         Ok(())
     }
 
-    /// One PUT of phase two: read the tag, upload the config for it plus our layers, read the
-    /// tag again (building on any change another writer made meanwhile) and PUT. Returns how
-    /// long that last read → PUT took, or `None` when the layers are there already.
+    /// One PUT of phase two: from the last read of the tag, upload the config for it plus our
+    /// layers, read the tag again (building on any change another writer made meanwhile) and
+    /// PUT. A PUT that fails in a way worth retrying is retried from a fresh read, never with
+    /// the old body. Returns how long the last read → PUT took, or `None` when the layers are
+    /// there already.
     fn put(
         &self,
         t: &Target,
         current: &mut Option<ImageManifest>,
     ) -> Result<Option<Duration>, StorageError> {
         let mut lost_blob_retries = 0;
-        *current = self.read(t)?;
+        let mut unavailable = 0;
+        let mut backoff = Duration::from_millis(100);
         loop {
-            let Some(update) = layout::append(current.as_ref(), &t.layers) else {
+            let Some(update) = layout::append(&t.tag, current.as_ref(), &t.layers)
+                .map_err(|e| self.layout_err(t, e))?
+            else {
                 return Ok(None);
             };
             // A config is new unless fresh tags share their layers (one attestation for many
@@ -163,9 +179,18 @@ impl OciBackend {
                     for layer in &t.layers {
                         self.client.upload_blob(&t.repo, &layer.bytes)?;
                     }
-                    // Fresh tags with the same layers share a config: pushed once.
-                    self.push_once(&t.repo, &update.config, true)?;
+                    self.client.upload_blob(&t.repo, &update.config)?;
                     std::thread::sleep(jitter(Duration::from_millis(20)));
+                    *current = self.read(t)?;
+                }
+                Err(crate::registry::RegistryError::Unavailable { message, .. })
+                    if unavailable < 5 && !self.client.past_deadline() =>
+                {
+                    unavailable += 1;
+                    tracing::debug!(repo = %t.repo, tag = %t.tag, "PUT failed ({message}); reading the tag again");
+                    std::thread::sleep(jitter(backoff));
+                    backoff *= 2;
+                    *current = self.read(t)?;
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -182,6 +207,9 @@ impl OciBackend {
     ) -> Result<(), StorageError> {
         let mut backoff = Duration::from_millis(20);
         for round in 1..=MAX_REAPPLY {
+            if round > 1 && self.client.past_deadline() {
+                break;
+            }
             let windows = bounded(&pending, |(t, current)| {
                 let mut current = current.clone();
                 self.put(t, &mut current)
@@ -230,12 +258,8 @@ impl OciBackend {
         match self.client.get_manifest(&t.repo, &t.tag)? {
             None => Ok(None),
             Some(m) => Ok(Some(
-                layout::parse(&t.tag, &m.bytes, &m.media_type).map_err(|e| {
-                    StorageError::Layout {
-                        repo: t.repo.to_string(),
-                        source: e,
-                    }
-                })?,
+                layout::parse(&t.tag, &m.bytes, &m.media_type)
+                    .map_err(|e| self.layout_err(t, e))?,
             )),
         }
     }
@@ -263,23 +287,24 @@ impl Backend for OciBackend {
 
     fn store(&self, batch: &Batch<'_>) -> Result<(), StorageError> {
         let targets = self.targets(batch);
-        bounded(&targets, |t| self.prepare(t))?;
+        let read = bounded(&targets, |t| self.prepare(t))?;
         if !targets.is_empty() {
-            self.commit(targets.iter().map(|t| (t, None)).collect())?;
+            self.commit(targets.iter().zip(read).collect())?;
         }
         tracing::info!(tags = targets.len(), "oci: stored");
         Ok(())
     }
 }
 
-/// Runs `f` over `items` on up to [`CONCURRENCY`] threads; the first error wins.
+/// Runs `f` over `items` on up to [`CONCURRENCY`] threads, results in item order; the first
+/// error to happen is the one returned, and no new item starts after it.
 fn bounded<T: Sync, R: Send>(
     items: &[T],
     f: impl Fn(&T) -> Result<R, StorageError> + Sync,
 ) -> Result<Vec<R>, StorageError> {
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<R, StorageError>>>> =
-        Mutex::new((0..items.len()).map(|_| None).collect());
+    let first_error: Mutex<Option<StorageError>> = Mutex::new(None);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
     let workers = CONCURRENCY.min(items.len());
     std::thread::scope(|s| {
         for _ in 0..workers {
@@ -289,26 +314,25 @@ fn bounded<T: Sync, R: Send>(
                     if i >= items.len() {
                         break;
                     }
-                    let r = f(&items[i]);
-                    let failed = r.is_err();
-                    results.lock().expect("not poisoned")[i] = Some(r);
-                    if failed {
-                        // Stop handing out work; threads finish what they hold.
-                        next.store(items.len(), Ordering::Relaxed);
+                    match f(&items[i]) {
+                        Ok(r) => results.lock().expect("not poisoned")[i] = Some(r),
+                        Err(e) => {
+                            first_error.lock().expect("not poisoned").get_or_insert(e);
+                            // Stop handing out work; threads finish what they hold.
+                            next.store(items.len(), Ordering::Relaxed);
+                        }
                     }
                 }
             });
         }
     });
-    let mut out = Vec::with_capacity(items.len());
-    // Items left unprocessed after a failure are None; the failure is among the rest.
-    for r in results
+    if let Some(e) = first_error.into_inner().expect("not poisoned") {
+        return Err(e);
+    }
+    Ok(results
         .into_inner()
         .expect("not poisoned")
         .into_iter()
-        .flatten()
-    {
-        out.push(r?);
-    }
-    Ok(out)
+        .map(|r| r.expect("every item ran when nothing failed"))
+        .collect())
 }
