@@ -487,3 +487,104 @@ fn pod_for_existing(reg: &Registry, hex: &str) -> (Pod, String) {
     .chainlet_key("pw");
     (pod, hex.to_owned())
 }
+
+/// A stub registry that wants Basic auth and sends uploads to another host; the other host
+/// records any Authorization header it sees.
+#[test]
+fn credentials_never_go_to_another_host() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+    use std::sync::{Arc, Mutex};
+
+    let other = TcpListener::bind("127.0.0.1:0").unwrap();
+    let other_addr = other.local_addr().unwrap().to_string();
+    let seen_at_other: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = seen_at_other.clone();
+    std::thread::spawn(move || {
+        for conn in other.incoming().flatten() {
+            let mut lines = BufReader::new(conn.try_clone().unwrap()).lines();
+            while let Some(Ok(l)) = lines.next() {
+                if l.is_empty() {
+                    break;
+                }
+                seen.lock().unwrap().push(l);
+            }
+            let mut conn = conn;
+            let _ = conn.write_all(
+                b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    let stub = TcpListener::bind("127.0.0.1:0").unwrap();
+    let stub_addr = stub.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for conn in stub.incoming().flatten() {
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut first = String::new();
+            let _ = reader.read_line(&mut first);
+            let mut authorised = false;
+            let mut len = 0usize;
+            loop {
+                let mut l = String::new();
+                if reader.read_line(&mut l).is_err() || l.trim().is_empty() {
+                    break;
+                }
+                let lower = l.to_ascii_lowercase();
+                authorised |= lower.starts_with("authorization:");
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; len];
+            let _ = std::io::Read::read_exact(&mut reader, &mut body);
+            let answer = if !authorised {
+                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"stub\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned()
+            } else if first.starts_with("POST") {
+                format!(
+                    "HTTP/1.1 202 Accepted\r\nLocation: http://{other_addr}/upload/x?_state=s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                )
+            } else if first.starts_with("GET") || first.starts_with("HEAD") {
+                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_owned()
+            } else {
+                "HTTP/1.1 201 Created\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned()
+            };
+            let mut conn = conn;
+            let _ = conn.write_all(answer.as_bytes());
+        }
+    });
+    let work = tempfile::tempdir().unwrap();
+    let docker = common::registry::docker_config_for(work.path(), &stub_addr, "ci-user", "pa55");
+    let pod = Pod::new();
+    pod.result("IMAGE_URL", &format!("{stub_addr}/{REPO}\n"))
+        .result("IMAGE_DIGEST", &format!("sha256:{DIGEST_A}\n"))
+        .chainlet_key("pw");
+    let out = chainlet(&[
+        "attest",
+        "--results-dir",
+        &pod.s("results"),
+        "--signing-secrets",
+        &pod.s("secrets"),
+        "--taskrun-name",
+        "tr",
+        "--taskrun-uid",
+        UID,
+        "--insecure-registry",
+        &stub_addr,
+        "--docker-config",
+        docker.to_str().unwrap(),
+        "--set",
+        "artifacts.taskrun.storage=oci",
+        "--set",
+        "artifacts.oci.storage=oci",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("another host"), "{}", stderr(&out));
+    let seen = seen_at_other.lock().unwrap();
+    assert!(
+        !seen
+            .iter()
+            .any(|l| l.to_ascii_lowercase().starts_with("authorization")),
+        "credentials reached another host: {seen:?}"
+    );
+}
