@@ -215,7 +215,6 @@ fn rfc3339(s: &str) -> Result<SystemTime, String> {
     shifted.ok_or_else(|| "out of range".into())
 }
 
-/// Hands each backend the parts whose artifact type lists it.
 /// The subjects that name images (`repo@sha256:…`): as in Chains, an attestation goes to every
 /// image among the statement's subjects.
 fn image_subjects(subjects: &[crate::subjects::Artifact]) -> Vec<crate::subjects::ImageRef> {
@@ -286,15 +285,19 @@ fn backend(name: &str, config: &Config, args: &AttestArgs) -> Result<Box<dyn Bac
                     })
                 }
             };
-            let mut skip_tls_verify = Vec::new();
-            if config.get("storage.oci.repository.insecure") == "true"
-                && let Some(r) = &repository
-            {
-                skip_tls_verify.push(r.registry.clone());
+            // As in Chains (go-containerregistry's name.Insecure), `insecure` lets the
+            // repository's registry be reached over plain HTTP.
+            let mut insecure_registries = args.insecure_registries.clone();
+            if config.get("storage.oci.repository.insecure") == "true" {
+                let r = repository.as_ref().ok_or_else(|| {
+                    Failure::usage(
+                        "storage.oci.repository.insecure is set but storage.oci.repository is not",
+                    )
+                })?;
+                insecure_registries.push(r.registry.clone());
             }
             let client = crate::registry::Client::new(crate::registry::Options {
-                insecure_registries: args.insecure_registries.clone(),
-                skip_tls_verify,
+                insecure_registries,
                 extra_ca: args.registry_ca.clone(),
                 docker_config: args.docker_config.clone(),
                 // A day is already more than any pod waits; larger values are capped.

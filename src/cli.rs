@@ -55,11 +55,10 @@ pub enum Command {
 
 const ATTEST_EXAMPLES: &str = "\
 Examples:
-  # In a Tekton step, with the defaults for /tekton/results and /etc/signing-secrets,
-  # writing to a workspace (storage oci and tekton are not supported yet):
+  # In a Tekton step, with the defaults for /tekton/results and /etc/signing-secrets:
+  # image signatures and the attestation next to each image in its registry
   chainlet attest --taskrun-name $(context.taskRun.name) --taskrun-uid $(context.taskRun.uid) \\
-      --output-dir $(workspaces.out.path) \\
-      --set artifacts.taskrun.storage=file --set artifacts.oci.storage=file
+      --set artifacts.taskrun.storage=oci
 
   # Offline, everything to files:
   chainlet attest --results-dir R --signing-secrets S --taskrun-name N --taskrun-uid U \\

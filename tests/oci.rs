@@ -320,7 +320,6 @@ fn a_client_error_fails_at_once() {
     let out = attest_oci(&pod, &reg, UID, &["--insecure-registry", &proxy.addr]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
-    // The first request is a HEAD, whose answer has no body to quote.
     assert!(err.contains("answered 403"), "{err}");
     // One request per tag (.sig and .att are read concurrently), none repeated.
     assert!(
@@ -427,7 +426,6 @@ fn token_auth_registry_with_credentials_from_docker_config() {
     let docker = common::registry::docker_config_for(work.path(), &reg.addr, "robot", "t0ken-pass");
     let client = chainlet::registry::Client::new(chainlet::registry::Options {
         insecure_registries: vec![reg.addr.clone()],
-        skip_tls_verify: vec![],
         extra_ca: None,
         docker_config: Some(docker.clone()),
         deadline: std::time::Instant::now() + std::time::Duration::from_secs(30),
@@ -586,5 +584,39 @@ fn credentials_never_go_to_another_host() {
             .iter()
             .any(|l| l.to_ascii_lowercase().starts_with("authorization")),
         "credentials reached another host: {seen:?}"
+    );
+}
+
+#[test]
+fn an_index_at_the_tag_fails_the_run_before_any_tag_is_written() {
+    let reg = Registry::plain();
+    let (pod, hex) = pod_for(&reg);
+    // Something that is not a cosign image manifest sits at the .sig tag.
+    let client = common::registry::plain_client(&reg.addr);
+    let repo = chainlet::registry::Repo {
+        registry: reg.addr.clone(),
+        repository: REPO.into(),
+    };
+    let index = format!(
+        "{{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[{{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"size\":1,\"digest\":\"sha256:{hex}\"}}]}}"
+    );
+    client
+        .put_manifest(
+            &repo,
+            &format!("sha256-{hex}.sig"),
+            index.as_bytes(),
+            "application/vnd.oci.image.index.v1+json",
+        )
+        .unwrap();
+    let out = attest_oci(&pod, &reg, UID, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("refusing to overwrite"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        layers(&reg.addr, REPO, &format!("sha256-{hex}.att")).is_empty(),
+        ".att must not be written"
     );
 }

@@ -189,7 +189,7 @@ pub const KEYS: &[Key] = &[
         values: BOOL,
         chains_default: "false",
         default: "false",
-        help: "Skip TLS verification for the registry of storage.oci.repository.",
+        help: "Reach the registry of storage.oci.repository over plain HTTP, as Chains does.",
     },
     Key {
         name: "storage.oci.encoding-format",

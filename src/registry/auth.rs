@@ -154,11 +154,7 @@ impl Keychain {
     /// Credentials for `registry/repository`: the full name first, then the host. Docker Hub
     /// is stored under `https://index.docker.io/v1/`.
     pub fn lookup(&self, registry: &str, repository: &str) -> Option<&Credentials> {
-        let host = if registry == "index.docker.io" {
-            "index.docker.io"
-        } else {
-            registry
-        };
+        let host = registry;
         let full = format!("{host}/{repository}");
         self.entries
             .iter()

@@ -47,8 +47,6 @@ impl std::fmt::Display for Repo {
 pub struct Options {
     /// `host[:port]` values reached over plain HTTP (`--insecure-registry`).
     pub insecure_registries: Vec<String>,
-    /// Registries whose TLS certificate is not verified (`storage.oci.repository.insecure`).
-    pub skip_tls_verify: Vec<String>,
     /// Extra CA certificates (`--registry-ca`).
     pub extra_ca: Option<PathBuf>,
     /// `--docker-config`.
@@ -117,9 +115,8 @@ pub struct Client {
     keychain: Keychain,
     resolver: Arc<dns::Resolver>,
     verified: OnceLock<Result<ureq::Agent, String>>,
-    unverified: OnceLock<ureq::Agent>,
-    /// For plain-HTTP URLs (`--insecure-registry`): no TLS roots to load. It never verifies
-    /// TLS, so it is only ever used for `http://` URLs.
+    /// For plain-HTTP URLs (`--insecure-registry`). Built without TLS verification, so it is
+    /// only ever used for `http://` URLs.
     plain: OnceLock<ureq::Agent>,
     /// `Authorization` values by registry and repository, learnt from challenges.
     auth: Mutex<HashMap<Repo, Zeroizing<String>>>,
@@ -160,7 +157,6 @@ impl Client {
             keychain,
             resolver: Arc::new(dns::Resolver::from_system()),
             verified: OnceLock::new(),
-            unverified: OnceLock::new(),
             plain: OnceLock::new(),
             auth: Mutex::new(HashMap::new()),
         })
@@ -578,16 +574,11 @@ impl Client {
             .ok_or_else(|| auth_err(format!("token response from {realm} has no token")))
     }
 
-    /// The agent for a URL: plain HTTP needs no TLS; HTTPS is verified against the system roots
-    /// and `--registry-ca`, except for the `storage.oci.repository.insecure` registry. Built on
-    /// first use.
+    /// The agent for a URL: plain HTTP needs no TLS; HTTPS is always verified, against the
+    /// system roots and `--registry-ca`. Built on first use.
     fn agent_for_url(&self, url: &str) -> Result<&ureq::Agent, String> {
-        let Some(rest) = url.strip_prefix("https://") else {
+        if !url.starts_with("https://") {
             return Ok(self.plain.get_or_init(|| self.build_agent(None)));
-        };
-        let host = rest.split(['/', '?']).next().unwrap_or(rest);
-        if self.opts.skip_tls_verify.iter().any(|r| r == host) {
-            return Ok(self.unverified.get_or_init(|| self.build_agent(None)));
         }
         self.verified
             .get_or_init(|| {

@@ -1,7 +1,8 @@
 //! Storage backends, named as in Chains' config (`oci`, `tekton`, …) plus chainlet's `file`.
 //!
 //! Everything is signed before anything is stored, so a signing failure stores nothing. Each
-//! backend receives the whole signed run at once and stores it all or nothing.
+//! backend receives the whole signed run at once: `file` stores it all or nothing; `oci`
+//! uploads every blob and checks every tag before the first manifest PUT.
 
 pub mod file;
 pub mod oci;
@@ -41,7 +42,7 @@ pub struct Batch<'a> {
 pub trait Backend {
     /// The config value naming this backend.
     fn name(&self) -> &'static str;
-    /// Stores everything in the batch, or nothing.
+    /// Stores everything in the batch, failing before any visible change where it can.
     fn store(&self, batch: &Batch<'_>) -> Result<(), StorageError>;
 }
 

@@ -248,8 +248,12 @@ impl OciBackend {
             backoff = (backoff * 2).min(Duration::from_secs(2));
         }
         let (t, _) = pending[0];
+        let others = match pending.len() {
+            1 => String::new(),
+            n => format!(" and {} more tags", n - 1),
+        };
         Err(StorageError::Lost {
-            target: format!("{}:{}", t.repo, t.tag),
+            target: format!("{}:{}{others}", t.repo, t.tag),
             attempts: MAX_REAPPLY,
         })
     }

@@ -119,7 +119,6 @@ pub fn push_image_with(client: &chainlet::registry::Client, addr: &str, repo: &s
 pub fn tls_client(ca: &Path, docker_config: &Path) -> chainlet::registry::Client {
     chainlet::registry::Client::new(chainlet::registry::Options {
         insecure_registries: vec![],
-        skip_tls_verify: vec![],
         extra_ca: Some(ca.to_owned()),
         docker_config: Some(docker_config.to_owned()),
         deadline: Instant::now() + Duration::from_secs(30),
@@ -219,7 +218,6 @@ pub fn docker_config_for(dir: &Path, registry: &str, user: &str, password: &str)
 pub fn plain_client(addr: &str) -> chainlet::registry::Client {
     chainlet::registry::Client::new(chainlet::registry::Options {
         insecure_registries: vec![addr.to_owned()],
-        skip_tls_verify: vec![],
         extra_ca: None,
         docker_config: Some(empty_docker_config()),
         deadline: Instant::now() + Duration::from_secs(30),
