@@ -42,7 +42,26 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
         );
         return Ok(());
     }
-    let signer = signing::load_from_secrets(&args.signing_secrets).map_err(Failure::run)?;
+    // Decrypting a cosign key takes about 100 ms of one core; meanwhile the backends read what
+    // they will append to.
+    let backends = backends(&config, args)?;
+    let att_images = image_subjects(&artifacts.subjects);
+    let signer = std::thread::scope(|s| {
+        let key = s.spawn(|| signing::load_from_secrets(&args.signing_secrets));
+        for (name, backend) in &backends {
+            let (sig, att) = batch_lists(&config, name);
+            backend.warm_up(
+                if sig && oci_on {
+                    &artifacts.images
+                } else {
+                    &[]
+                },
+                if att && taskrun_on { &att_images } else { &[] },
+            );
+        }
+        key.join().expect("key loading does not panic")
+    })
+    .map_err(Failure::run)?;
     tracing::info!(key = %signer.describe(), keyid = %signer.key_id(), "loaded signing key");
 
     let attestation = taskrun_on.then(|| {
@@ -54,7 +73,7 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
         let envelope = dsse::sign(&signer, dsse::INTOTO_PAYLOAD_TYPE, &statement);
         Attestation {
             taskrun_uid: run.context.taskrun_uid.clone(),
-            images: image_subjects(&artifacts.subjects),
+            images: att_images.clone(),
             predicate_type: format.predicate_type(),
             statement,
             envelope,
@@ -78,7 +97,7 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
         Vec::new()
     };
 
-    store(&config, args, attestation.as_ref(), &signatures)?;
+    store(&config, &backends, attestation.as_ref(), &signatures)?;
     tracing::info!(
         images = artifacts.images.len(),
         attestation = attestation.is_some(),
@@ -230,23 +249,44 @@ fn image_subjects(subjects: &[crate::subjects::Artifact]) -> Vec<crate::subjects
     out
 }
 
-/// Hands each backend the parts whose artifact type lists it. Remote backends go first and
-/// `file` last: the local write is the one least likely to fail after the others succeeded.
+/// The configured backends with their config names.
+type Backends = Vec<(String, Box<dyn Backend>)>;
+
+/// Whether a backend stores (image signatures, TaskRun attestations).
+fn batch_lists(config: &Config, name: &str) -> (bool, bool) {
+    let has = |t| config.enabled(t) && config.storage(t).iter().any(|n| n == name);
+    (has(ArtifactType::Oci), has(ArtifactType::TaskRun))
+}
+
+/// Every backend the enabled artifact types list, remote ones first and `file` last: the local
+/// write is the one least likely to fail after the others succeeded.
+fn backends(config: &Config, args: &AttestArgs) -> Result<Backends, Failure> {
+    let mut names: Vec<String> = Vec::new();
+    for t in [ArtifactType::TaskRun, ArtifactType::Oci] {
+        if config.enabled(t) {
+            names.extend(config.storage(t));
+        }
+    }
+    names.sort_by_key(|n| (n == "file", n.clone()));
+    names.dedup();
+    names
+        .into_iter()
+        .map(|n| backend(&n, config, args).map(|b| (n, b)))
+        .collect()
+}
+
+/// Hands each backend the parts whose artifact type lists it.
 fn store(
     config: &Config,
-    args: &AttestArgs,
+    backends: &Backends,
     attestation: Option<&Attestation>,
     signatures: &[ImageSignature],
 ) -> Result<(), Failure> {
-    let lists = |t| config.storage(t);
-    let mut names: Vec<String> = lists(ArtifactType::TaskRun);
-    names.extend(lists(ArtifactType::Oci));
-    names.sort_by_key(|n| (n == "file", n.clone()));
-    names.dedup();
-    for name in names {
+    for (name, backend) in backends {
+        let (sig, att) = batch_lists(config, name);
         let batch = Batch {
-            attestation: attestation.filter(|_| lists(ArtifactType::TaskRun).contains(&name)),
-            images: if lists(ArtifactType::Oci).contains(&name) {
+            attestation: attestation.filter(|_| att),
+            images: if sig {
                 signatures.iter().collect()
             } else {
                 Vec::new()
@@ -255,7 +295,6 @@ fn store(
         if batch.attestation.is_none() && batch.images.is_empty() {
             continue;
         }
-        let backend = backend(&name, config, args)?;
         backend.store(&batch).map_err(Failure::run)?;
         tracing::info!(storage = backend.name(), "stored");
     }

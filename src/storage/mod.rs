@@ -44,6 +44,11 @@ pub trait Backend {
     fn name(&self) -> &'static str;
     /// Stores everything in the batch, failing before any visible change where it can.
     fn store(&self, batch: &Batch<'_>) -> Result<(), StorageError>;
+
+    /// Called while the key is being loaded, with the images that will get signatures and
+    /// attestations: a chance to read what `store` will build on. Failures are ignored here;
+    /// `store` meets them again.
+    fn warm_up(&self, _signed: &[ImageRef], _attested: &[ImageRef]) {}
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +59,9 @@ pub enum StorageError {
     UnsafeName(String),
     #[error("storage oci: {0}")]
     Registry(#[from] crate::registry::RegistryError),
+    /// An error met earlier (while warming up), as its message.
+    #[error("{0}")]
+    Failed(String),
     #[error("storage oci: {repo}: {source}")]
     Layout {
         repo: String,

@@ -29,9 +29,15 @@ pub struct OciBackend {
     client: Client,
     /// `storage.oci.repository`: where all signatures and attestations go instead.
     repository: Option<Repo>,
+    /// Tags read by `warm_up`, taken (once) by phase one.
+    /// A failed read keeps its error, so a 4xx is not asked again.
+    prefetched: Mutex<BTreeMap<(Repo, String), Prefetched>>,
     /// Blobs pushed to a repository during this run, one lock each.
     pushed: Mutex<BTreeMap<BlobKey, std::sync::Arc<Mutex<bool>>>>,
 }
+
+/// A tag as `warm_up` read it, or the message of the error it met.
+type Prefetched = Result<Option<ImageManifest>, String>;
 
 /// A blob in a repository: (repository, sha256).
 type BlobKey = (Repo, Vec<u8>);
@@ -49,6 +55,7 @@ impl OciBackend {
             client,
             repository,
             pushed: Mutex::default(),
+            prefetched: Mutex::default(),
         }
     }
 
@@ -90,7 +97,16 @@ impl OciBackend {
     /// cosign's layer limit, fails the run here) and upload the layer blobs. A failure here
     /// changes no tag.
     fn prepare(&self, t: &Target) -> Result<Option<ImageManifest>, StorageError> {
-        let current = self.read(t)?;
+        let prefetched = self
+            .prefetched
+            .lock()
+            .expect("not poisoned")
+            .remove(&(t.repo.clone(), t.tag.clone()));
+        let current = match prefetched {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => return Err(StorageError::Failed(e)),
+            None => self.read(t)?,
+        };
         layout::append(&t.tag, current.as_ref(), &t.layers).map_err(|e| self.layout_err(t, e))?;
         for layer in &t.layers {
             // A signature payload names one image and is new; an attestation envelope is the
@@ -287,6 +303,33 @@ fn layer_digests(m: Option<&ImageManifest>) -> Vec<&str> {
 impl Backend for OciBackend {
     fn name(&self) -> &'static str {
         "oci"
+    }
+
+    fn warm_up(&self, signed: &[ImageRef], attested: &[ImageRef]) {
+        let mut tags: Vec<(Repo, String)> = signed
+            .iter()
+            .map(|i| (self.repo_of(i), layout::sig_tag(&i.digest_hex)))
+            .chain(
+                attested
+                    .iter()
+                    .map(|i| (self.repo_of(i), layout::att_tag(&i.digest_hex))),
+            )
+            .collect();
+        tags.sort();
+        tags.dedup();
+        let _ = bounded(&tags, |(repo, tag)| {
+            let t = Target {
+                repo: repo.clone(),
+                tag: tag.clone(),
+                layers: Vec::new(),
+            };
+            let m = self.read(&t).map_err(|e| e.to_string());
+            self.prefetched
+                .lock()
+                .expect("not poisoned")
+                .insert((repo.clone(), tag.clone()), m);
+            Ok(())
+        });
     }
 
     fn store(&self, batch: &Batch<'_>) -> Result<(), StorageError> {
