@@ -68,6 +68,7 @@ impl Layer {
             size: self.bytes.len() as u64,
             digest: self.digest(),
             annotations: Some(self.annotations.clone()),
+            other: serde_json::Map::new(),
         }
     }
 }
@@ -81,6 +82,9 @@ pub struct Descriptor {
     pub digest: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<BTreeMap<String, String>>,
+    /// Fields chainlet does not use (`urls`, `platform`, `artifactType`, …), kept as they were.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
 }
 
 /// An image manifest as cosign writes it (no manifest annotations, no subject).
@@ -93,6 +97,9 @@ pub struct ImageManifest {
     pub config: Descriptor,
     #[serde(default)]
     pub layers: Vec<Descriptor>,
+    /// Fields chainlet does not use (`annotations`, `subject`, …), kept as they were.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -181,8 +188,10 @@ pub fn append(
             size: config.len() as u64,
             digest: format!("sha256:{}", hex(&Sha256::digest(&config))),
             annotations: None,
+            other: serde_json::Map::new(),
         },
         layers: descriptors,
+        other: existing.map(|m| m.other.clone()).unwrap_or_default(),
     };
     Ok(Some(Update {
         manifest: serde_json::to_vec(&manifest).expect("serialising a manifest cannot fail"),
@@ -250,6 +259,18 @@ mod tests {
         let m2 = parse("t", &second.manifest, OCI_MANIFEST).unwrap();
         assert_eq!(m2.layers.len(), 2);
         assert!(contains(&m2, &a) && contains(&m2, &b));
+    }
+
+    #[test]
+    fn fields_chainlet_does_not_know_are_kept_on_append() {
+        let existing = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","size":2,"digest":"sha256:aa"},"layers":[{"mediaType":"x","size":1,"digest":"sha256:bb","urls":["https://u"]}],"annotations":{"org.example":"kept"}}"#;
+        let m = parse("t", existing.as_bytes(), OCI_MANIFEST).unwrap();
+        let u = append("t", Some(&m), &[Layer::signature(b"s".to_vec(), "c2ln")])
+            .unwrap()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&u.manifest).unwrap();
+        assert_eq!(v["annotations"]["org.example"], "kept");
+        assert_eq!(v["layers"][0]["urls"][0], "https://u");
     }
 
     #[test]

@@ -84,13 +84,30 @@ impl TokenServer {
                     let _ = conn.write_all(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
                     continue;
                 }
-                let scope = request_line
+                let query: Vec<(String, String)> = request_line
                     .split_whitespace()
                     .nth(1)
                     .and_then(|target| target.split_once('?'))
-                    .and_then(|(_, q)| q.split('&').find_map(|kv| kv.strip_prefix("scope=")))
-                    .map(percent_decode)
+                    .map(|(_, q)| {
+                        q.split('&')
+                            .filter_map(|kv| kv.split_once('='))
+                            .map(|(k, v)| (k.to_owned(), percent_decode(v)))
+                            .collect()
+                    })
                     .unwrap_or_default();
+                let param = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+                let scope = param("scope").unwrap_or_default();
+                // A client that asks for the wrong service, or for more than pull and push on
+                // one repository, gets no token.
+                let scope_ok = scope.starts_with("repository:")
+                    && scope
+                        .rsplit(':')
+                        .next()
+                        .is_some_and(|a| a.split(',').all(|a| a == "pull" || a == "push"));
+                if param("service").as_deref() != Some(SERVICE) || !scope_ok {
+                    let _ = conn.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    continue;
+                }
                 let token = jwt(&key, &cert_b64, user, &scope);
                 let body = format!("{{\"token\":\"{token}\"}}");
                 let _ = conn.write_all(
