@@ -55,10 +55,9 @@ pub enum Command {
 
 const ATTEST_EXAMPLES: &str = "\
 Examples:
-  # In a Tekton step, with the defaults for /tekton/results and /etc/signing-secrets:
+  # In a Tekton step, with the defaults (/tekton/results, /etc/signing-secrets, storage oci):
   # image signatures and the attestation next to each image in its registry
-  chainlet attest --taskrun-name $(context.taskRun.name) --taskrun-uid $(context.taskRun.uid) \\
-      --set artifacts.taskrun.storage=oci
+  chainlet attest --taskrun-name $(context.taskRun.name) --taskrun-uid $(context.taskRun.uid)
 
   # Offline, everything to files:
   chainlet attest --results-dir R --signing-secrets S --taskrun-name N --taskrun-uid U \\

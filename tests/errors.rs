@@ -287,7 +287,7 @@ fn symlink_out_of_the_results_dir_is_refused() {
 }
 
 #[test]
-fn default_storage_that_is_not_implemented_says_how_to_choose() {
+fn storage_that_is_not_implemented_says_how_to_choose() {
     let pod = Pod::new();
     let out = chainlet(&[
         "attest",
@@ -295,6 +295,8 @@ fn default_storage_that_is_not_implemented_says_how_to_choose() {
         &pod.s("results"),
         "--taskrun-uid",
         UID,
+        "--set",
+        "artifacts.taskrun.storage=tekton",
     ]);
     assert_fails_cleanly(
         &pod,
@@ -303,7 +305,7 @@ fn default_storage_that_is_not_implemented_says_how_to_choose() {
         &[
             "artifacts.taskrun.storage",
             "tekton",
-            "(from default)",
+            "(from --set)",
             "--set",
         ],
     );

@@ -106,7 +106,8 @@ pub const KEYS: &[Key] = &[
         kind: Kind::List,
         values: STORAGE,
         chains_default: "tekton",
-        default: "tekton",
+        // Chains' `tekton` needs the TaskRun API, not there yet; `oci` works from any pod.
+        default: "oci",
         help: "Where the TaskRun attestation is stored, comma-separated. `file` (chainlet only) \
                writes to --output-dir.",
     },

@@ -460,7 +460,7 @@ mod tests {
     fn output_dir_adds_file_everywhere_but_keeps_disabled_types_off() {
         let mut c = load(&["artifacts.oci.storage="]).unwrap();
         c.add_file_storage();
-        assert_eq!(c.storage(ArtifactType::TaskRun), vec!["file", "tekton"]);
+        assert_eq!(c.storage(ArtifactType::TaskRun), vec!["file", "oci"]);
         assert!(c.storage(ArtifactType::Oci).is_empty());
     }
 
