@@ -4,10 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use super::sha256_digest;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
-
-use super::hex;
 
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
@@ -59,7 +57,7 @@ impl Layer {
     }
 
     pub fn digest(&self) -> String {
-        format!("sha256:{}", hex(&Sha256::digest(&self.bytes)))
+        sha256_digest(&self.bytes)
     }
 
     fn descriptor(&self) -> Descriptor {
@@ -186,7 +184,7 @@ pub fn append(
         config: Descriptor {
             media_type: config_media_type,
             size: config.len() as u64,
-            digest: format!("sha256:{}", hex(&Sha256::digest(&config))),
+            digest: sha256_digest(&config),
             annotations: None,
             other: serde_json::Map::new(),
         },

@@ -190,7 +190,7 @@ impl Client {
     /// Uploads a blob unless the repository has it already: HEAD, then POST and one PUT with
     /// the whole blob (blobs here are small).
     pub fn push_blob(&self, repo: &Repo, bytes: &[u8]) -> Result<String, RegistryError> {
-        let digest = format!("sha256:{}", hex(&Sha256::digest(bytes)));
+        let digest = sha256_digest(bytes);
         let head = Call {
             method: "HEAD",
             url: self.url(repo, &format!("blobs/{digest}")),
@@ -208,7 +208,7 @@ impl Client {
     /// Uploads a blob without asking first: for a blob that is almost certainly new (a config
     /// just computed), one round trip fewer. Uploading a blob the registry has is harmless.
     pub fn upload_blob(&self, repo: &Repo, bytes: &[u8]) -> Result<String, RegistryError> {
-        let digest = format!("sha256:{}", hex(&Sha256::digest(bytes)));
+        let digest = sha256_digest(bytes);
         let start = Call {
             method: "POST",
             url: self.url(repo, "blobs/uploads/"),
@@ -265,7 +265,7 @@ impl Client {
             retry: false,
         };
         self.send(repo, call, &[200, 201, 202])?;
-        Ok(format!("sha256:{}", hex(&Sha256::digest(bytes))))
+        Ok(sha256_digest(bytes))
     }
 
     fn scheme(&self, registry: &str) -> &'static str {
@@ -762,6 +762,11 @@ fn form_encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// `sha256:<hex>` of some bytes: a blob's or manifest's OCI digest.
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex(&Sha256::digest(bytes)))
 }
 
 pub fn hex(bytes: &[u8]) -> String {
