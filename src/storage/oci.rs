@@ -333,6 +333,12 @@ impl Backend for OciBackend {
     }
 
     fn store(&self, batch: &Batch<'_>) -> Result<(), StorageError> {
+        if batch.attestation.is_some_and(|a| a.images.is_empty()) {
+            tracing::warn!(
+                "storage oci: no subject of the statement is an image, so the attestation has no \
+                 place in a registry; add storage file (--output-dir) to keep it"
+            );
+        }
         let targets = self.targets(batch);
         let read = bounded(&targets, |t| self.prepare(t))?;
         if !targets.is_empty() {
