@@ -424,9 +424,29 @@ impl Client {
         {
             req = req.header("Authorization", a);
         }
+        // No single request outlives the overall deadline (nor a minute).
+        let limit = self
+            .opts
+            .deadline
+            .saturating_duration_since(Instant::now())
+            .clamp(Duration::from_millis(100), Duration::from_secs(60));
         let result = match call.body {
-            Some(b) => agent.run(req.body(b).map_err(|e| Failure::Fatal(e.to_string()))?),
-            None => agent.run(req.body(()).map_err(|e| Failure::Fatal(e.to_string()))?),
+            Some(b) => {
+                let req = req.body(b).map_err(|e| Failure::Fatal(e.to_string()))?;
+                let req = agent
+                    .configure_request(req)
+                    .timeout_global(Some(limit))
+                    .build();
+                agent.run(req)
+            }
+            None => {
+                let req = req.body(()).map_err(|e| Failure::Fatal(e.to_string()))?;
+                let req = agent
+                    .configure_request(req)
+                    .timeout_global(Some(limit))
+                    .build();
+                agent.run(req)
+            }
         };
         let mut resp = result.map_err(classify)?;
         let status = resp.status().as_u16();
