@@ -620,3 +620,42 @@ fn an_index_at_the_tag_fails_the_run_before_any_tag_is_written() {
         ".att must not be written"
     );
 }
+
+#[test]
+fn a_token_endpoint_503_burst_is_retried() {
+    let work = tempfile::tempdir().unwrap();
+    let tokens = common::token::TokenServer::start(work.path(), "robot", "t0ken-pass");
+    let proxy = FaultProxy::start(tokens.addr(), 2);
+    let reg = Registry::start(
+        &tokens.registry_config_with_realm(&format!("http://{}/token", proxy.addr)),
+    );
+    let docker = common::registry::docker_config_for(work.path(), &reg.addr, "robot", "t0ken-pass");
+    let client = chainlet::registry::Client::new(chainlet::registry::Options {
+        insecure_registries: vec![reg.addr.clone()],
+        extra_ca: None,
+        docker_config: Some(docker.clone()),
+        deadline: std::time::Instant::now() + std::time::Duration::from_secs(30),
+    })
+    .unwrap();
+    let hex = common::registry::push_image_with(&client, &reg.addr, REPO);
+    assert_eq!(
+        proxy.refused.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "the burst was spent on the push"
+    );
+    // A second burst for chainlet's own run.
+    proxy.refused.store(0, std::sync::atomic::Ordering::SeqCst);
+    let (pod, _) = pod_for_existing(&reg, &hex);
+    ok(&attest_oci(
+        &pod,
+        &reg,
+        UID,
+        &["--docker-config", docker.to_str().unwrap()],
+    ));
+    assert_eq!(proxy.refused.load(std::sync::atomic::Ordering::SeqCst), 2);
+    verify(
+        &pod.path("secrets/cosign.pub"),
+        &format!("{}/{REPO}@sha256:{hex}", reg.addr),
+        &[("DOCKER_CONFIG", docker.to_str().unwrap())],
+    );
+}

@@ -536,48 +536,70 @@ impl Client {
                         == repo.registry.rsplit_once(':').map(|(h, _)| h)
             });
         let creds = creds.filter(|_| realm_is_safe);
-        let response = match creds.and_then(|c| c.identity_token.as_ref()) {
-            Some(refresh) => {
-                let mut form = format!(
-                    "grant_type=refresh_token&client_id=chainlet&refresh_token={}&scope={}",
-                    form_encode(refresh),
-                    form_encode(&scope)
-                );
-                if let Some(s) = service {
-                    form.push_str(&format!("&service={}", form_encode(s)));
+        let attempt = || -> Result<(u16, Vec<u8>), ureq::Error> {
+            let response = match creds.and_then(|c| c.identity_token.as_ref()) {
+                Some(refresh) => {
+                    let mut form = format!(
+                        "grant_type=refresh_token&client_id=chainlet&refresh_token={}&scope={}",
+                        form_encode(refresh),
+                        form_encode(&scope)
+                    );
+                    if let Some(s) = service {
+                        form.push_str(&format!("&service={}", form_encode(s)));
+                    }
+                    let req = ureq::http::Request::builder()
+                        .method("POST")
+                        .uri(realm)
+                        .header("Content-Type", "application/x-www-form-urlencoded")
+                        .body(form.into_bytes())?;
+                    agent.run(req)
                 }
-                let req = ureq::http::Request::builder()
-                    .method("POST")
-                    .uri(realm)
-                    .header("Content-Type", "application/x-www-form-urlencoded")
-                    .body(form.into_bytes())
-                    .map_err(|e| auth_err(e.to_string()))?;
-                agent.run(req)
-            }
-            None => {
-                let mut url = format!(
-                    "{realm}{}scope={}",
-                    if realm.contains('?') { '&' } else { '?' },
-                    form_encode(&scope)
-                );
-                if let Some(s) = service {
-                    url.push_str(&format!("&service={}", form_encode(s)));
+                None => {
+                    let mut url = format!(
+                        "{realm}{}scope={}",
+                        if realm.contains('?') { '&' } else { '?' },
+                        form_encode(&scope)
+                    );
+                    if let Some(s) = service {
+                        url.push_str(&format!("&service={}", form_encode(s)));
+                    }
+                    let mut req = ureq::http::Request::builder().method("GET").uri(url);
+                    if let Some(c) = creds {
+                        req = req.header("Authorization", c.basic().as_str());
+                    }
+                    agent.run(req.body(())?)
                 }
-                let mut req = ureq::http::Request::builder().method("GET").uri(url);
-                if let Some(c) = creds {
-                    req = req.header("Authorization", c.basic().as_str());
-                }
-                agent.run(req.body(()).map_err(|e| auth_err(e.to_string()))?)
-            }
+            };
+            let mut resp = response?;
+            let status = resp.status().as_u16();
+            let body = resp
+                .body_mut()
+                .with_config()
+                .limit(1024 * 1024)
+                .read_to_vec()?;
+            Ok((status, body))
         };
-        let mut resp = response.map_err(|e| auth_err(format!("token request to {realm}: {e}")))?;
-        let status = resp.status().as_u16();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(1024 * 1024)
-            .read_to_vec()
-            .map_err(|e| auth_err(format!("token response from {realm}: {e}")))?;
+        // A token endpoint is a service of its own and has bad moments too: 5xx, 429 and
+        // connection failures are retried, like registry requests, under the same deadline.
+        let mut backoff = Duration::from_millis(100);
+        let (status, body) = loop {
+            let outcome = attempt();
+            let retry = match &outcome {
+                Ok((status, _)) => *status == 429 || *status >= 500,
+                Err(e) => matches!(classify_ref(e), FailureKind::Retry),
+            };
+            let wait = jitter(backoff);
+            if !retry
+                || Instant::now()
+                    .checked_add(wait)
+                    .is_none_or(|t| t >= self.opts.deadline)
+            {
+                break outcome.map_err(|e| auth_err(format!("token request to {realm}: {e}")))?;
+            }
+            tracing::debug!(realm, "token request failed; retrying in {wait:?}");
+            std::thread::sleep(wait);
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        };
         if status != 200 {
             return Err(auth_err(format!(
                 "token request to {realm} answered {status}{}",
@@ -642,11 +664,15 @@ enum Failure {
     Fatal(String),
 }
 
-/// Connection trouble is retried; a TLS failure (an unknown CA, a wrong name) or a protocol
-/// error is not: the next attempt would fail the same way.
-fn classify(e: ureq::Error) -> Failure {
+enum FailureKind {
+    Retry,
+    Fatal,
+}
+
+/// Whether an error is connection trouble worth another try.
+fn classify_ref(e: &ureq::Error) -> FailureKind {
     use std::io::ErrorKind as K;
-    let retry = match &e {
+    let retry = match e {
         ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed => true,
         ureq::Error::Io(io) => matches!(
             io.kind(),
@@ -662,9 +688,18 @@ fn classify(e: ureq::Error) -> Failure {
         _ => false,
     };
     if retry {
-        Failure::Retry(e.to_string())
+        FailureKind::Retry
     } else {
-        Failure::Fatal(e.to_string())
+        FailureKind::Fatal
+    }
+}
+
+/// Connection trouble is retried; a TLS failure (an unknown CA, a wrong name) or a protocol
+/// error is not: the next attempt would fail the same way.
+fn classify(e: ureq::Error) -> Failure {
+    match classify_ref(&e) {
+        FailureKind::Retry => Failure::Retry(e.to_string()),
+        FailureKind::Fatal => Failure::Fatal(e.to_string()),
     }
 }
 

@@ -124,11 +124,22 @@ impl TokenServer {
 
     /// The registry config section for this server.
     pub fn registry_config(&self) -> String {
+        self.registry_config_with_realm(&self.realm)
+    }
+
+    /// The same with another realm (the server behind a proxy).
+    pub fn registry_config_with_realm(&self, realm: &str) -> String {
         format!(
-            "auth:\n  token:\n    realm: {}\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: {}\n",
-            self.realm,
+            "auth:\n  token:\n    realm: {realm}\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: {}\n",
             self.cert.display()
         )
+    }
+
+    /// `host:port` of the server.
+    pub fn addr(&self) -> &str {
+        self.realm
+            .trim_start_matches("http://")
+            .trim_end_matches("/token")
     }
 }
 
