@@ -52,18 +52,8 @@ fn attest_oci(pod: &Pod, reg: &Registry, uid: &str, extra: &[&str]) -> Output {
 }
 
 fn cosign_cmd(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
-    let mut cmd = Command::new(cosign());
-    cmd.args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("cosign runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    cosign_run(&args, env)
 }
 
 fn verify(pubkey: &Path, image: &str, env: &[(&str, &str)]) {
@@ -347,7 +337,7 @@ fn htpasswd_over_tls_with_credentials_from_docker_config() {
     ));
     let docker =
         common::registry::docker_config_for(work.path(), &reg.addr, "ci-user", "s3cret-pass");
-    let client = common::registry::tls_client(&ca, &docker);
+    let client = common::registry::client(None, Some(&ca), &docker);
     let hex = common::registry::push_image_with(&client, &reg.addr, REPO);
 
     let (pod, _) = pod_for_existing(&reg, &hex);
@@ -424,13 +414,7 @@ fn token_auth_registry_with_credentials_from_docker_config() {
     let tokens = common::token::TokenServer::start(work.path(), "robot", "t0ken-pass");
     let reg = Registry::start(&tokens.registry_config());
     let docker = common::registry::docker_config_for(work.path(), &reg.addr, "robot", "t0ken-pass");
-    let client = chainlet::registry::Client::new(chainlet::registry::Options {
-        insecure_registries: vec![reg.addr.clone()],
-        extra_ca: None,
-        docker_config: Some(docker.clone()),
-        deadline: std::time::Instant::now() + std::time::Duration::from_secs(30),
-    })
-    .unwrap();
+    let client = common::registry::client(Some(&reg.addr), None, &docker);
     let hex = common::registry::push_image_with(&client, &reg.addr, REPO);
     let (pod, _) = pod_for_existing(&reg, &hex);
     let out = attest_oci(
@@ -630,13 +614,7 @@ fn a_token_endpoint_503_burst_is_retried() {
         &tokens.registry_config_with_realm(&format!("http://{}/token", proxy.addr)),
     );
     let docker = common::registry::docker_config_for(work.path(), &reg.addr, "robot", "t0ken-pass");
-    let client = chainlet::registry::Client::new(chainlet::registry::Options {
-        insecure_registries: vec![reg.addr.clone()],
-        extra_ca: None,
-        docker_config: Some(docker.clone()),
-        deadline: std::time::Instant::now() + std::time::Duration::from_secs(30),
-    })
-    .unwrap();
+    let client = common::registry::client(Some(&reg.addr), None, &docker);
     let hex = common::registry::push_image_with(&client, &reg.addr, REPO);
     assert_eq!(
         proxy.refused.load(std::sync::atomic::Ordering::SeqCst),

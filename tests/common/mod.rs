@@ -6,6 +6,7 @@ pub mod fault;
 pub mod registry;
 pub mod token;
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -232,39 +233,73 @@ impl Pod {
     }
 }
 
-/// Runs `cosign verify-blob-attestation` as the README and the issue describe, returning
-/// (success, combined output).
-pub fn cosign_verify_attestation(pubkey: &Path, envelope: &Path, typ: &str) -> (bool, String) {
-    let out = Command::new(cosign())
-        .args(["verify-blob-attestation", "--insecure-ignore-tlog", "--key"])
-        .arg(pubkey)
-        .arg("--signature")
-        .arg(envelope)
-        .args(["--type", typ, "--check-claims=false", "/dev/null"])
-        .output()
-        .expect("cosign runs");
+/// Runs the real cosign with arguments and extra environment; (success, stdout + stderr).
+pub fn cosign_run(args: &[&OsStr], env: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = Command::new(cosign());
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("cosign runs");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    (out.status.success() && text.contains("Verified OK"), text)
+    (out.status.success(), text)
+}
+
+/// Runs `cosign verify-blob-attestation` as the README and the issue describe, returning
+/// (verified, combined output).
+pub fn cosign_verify_attestation(pubkey: &Path, envelope: &Path, typ: &str) -> (bool, String) {
+    verified(cosign_run(
+        &os(&["verify-blob-attestation", "--insecure-ignore-tlog", "--key"])
+            .into_iter()
+            .chain([
+                pubkey.as_os_str(),
+                OsStr::new("--signature"),
+                envelope.as_os_str(),
+            ])
+            .chain(os(&["--type", typ, "--check-claims=false", "/dev/null"]))
+            .collect::<Vec<_>>(),
+        &[],
+    ))
 }
 
 /// Runs `cosign verify-blob` on a signature file (base64) over a payload.
 pub fn cosign_verify_blob(pubkey: &Path, signature: &Path, blob: &Path) -> (bool, String) {
-    let out = Command::new(cosign())
-        .args(["verify-blob", "--insecure-ignore-tlog", "--key"])
-        .arg(pubkey)
-        .arg("--signature")
-        .arg(signature)
-        .arg(blob)
+    verified(cosign_run(
+        &os(&["verify-blob", "--insecure-ignore-tlog", "--key"])
+            .into_iter()
+            .chain([
+                pubkey.as_os_str(),
+                OsStr::new("--signature"),
+                signature.as_os_str(),
+                blob.as_os_str(),
+            ])
+            .collect::<Vec<_>>(),
+        &[],
+    ))
+}
+
+fn verified((ok, text): (bool, String)) -> (bool, String) {
+    (ok && text.contains("Verified OK"), text)
+}
+
+fn os<'a>(args: &'a [&'a str]) -> Vec<&'a OsStr> {
+    args.iter().map(OsStr::new).collect()
+}
+
+/// Runs openssl in `dir`; fails the test with openssl's message when it fails.
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
         .output()
-        .expect("cosign runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    (out.status.success() && text.contains("Verified OK"), text)
 }

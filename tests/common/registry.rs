@@ -115,11 +115,16 @@ pub fn push_image_with(client: &chainlet::registry::Client, addr: &str, repo: &s
     digest.trim_start_matches("sha256:").to_owned()
 }
 
-/// A client that trusts `ca` and takes credentials from the Docker config in `docker_config`.
-pub fn tls_client(ca: &Path, docker_config: &Path) -> chainlet::registry::Client {
+/// A registry client for tests: plain HTTP to `insecure` when given, extra CA `ca`, and
+/// credentials from the Docker config dir `docker_config`.
+pub fn client(
+    insecure: Option<&str>,
+    ca: Option<&Path>,
+    docker_config: &Path,
+) -> chainlet::registry::Client {
     chainlet::registry::Client::new(chainlet::registry::Options {
-        insecure_registries: vec![],
-        extra_ca: Some(ca.to_owned()),
+        insecure_registries: insecure.map(str::to_owned).into_iter().collect(),
+        extra_ca: ca.map(Path::to_owned),
         docker_config: Some(docker_config.to_owned()),
         deadline: Instant::now() + Duration::from_secs(30),
     })
@@ -129,18 +134,7 @@ pub fn tls_client(ca: &Path, docker_config: &Path) -> chainlet::registry::Client
 /// A CA and a server certificate for 127.0.0.1 signed by it, made with openssl:
 /// (ca.crt, server.crt, server.key) in `dir`.
 pub fn make_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .current_dir(dir)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let run = |args: &[&str]| super::openssl(dir, args);
     run(&[
         "req",
         "-x509",
@@ -216,13 +210,7 @@ pub fn docker_config_for(dir: &Path, registry: &str, user: &str, password: &str)
 }
 
 pub fn plain_client(addr: &str) -> chainlet::registry::Client {
-    chainlet::registry::Client::new(chainlet::registry::Options {
-        insecure_registries: vec![addr.to_owned()],
-        extra_ca: None,
-        docker_config: Some(empty_docker_config()),
-        deadline: Instant::now() + Duration::from_secs(30),
-    })
-    .unwrap()
+    client(Some(addr), None, &empty_docker_config())
 }
 
 fn empty_docker_config() -> PathBuf {

@@ -5,7 +5,6 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::Command;
 
 use base64::Engine as _;
 use p256::ecdsa::signature::Signer as _;
@@ -22,9 +21,9 @@ pub struct TokenServer {
 impl TokenServer {
     /// Starts the server; only `user:password` gets tokens.
     pub fn start(dir: &Path, user: &'static str, password: &'static str) -> Self {
-        let out = Command::new("openssl")
-            .current_dir(dir)
-            .args([
+        super::openssl(
+            dir,
+            &[
                 "req",
                 "-x509",
                 "-newkey",
@@ -40,13 +39,7 @@ impl TokenServer {
                 "2",
                 "-subj",
                 "/CN=token signer",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+            ],
         );
         let key = p256::ecdsa::SigningKey::read_pkcs8_pem_file(dir.join("token.key")).unwrap();
         let cert_pem = std::fs::read_to_string(dir.join("token.crt")).unwrap();
