@@ -155,7 +155,7 @@ impl Keychain {
     /// is stored under `https://index.docker.io/v1/`.
     pub fn lookup(&self, registry: &str, repository: &str) -> Option<&Credentials> {
         let host = registry;
-        let full = format!("{host}/{repository}");
+        let full = format!("{registry}/{repository}");
         self.entries
             .iter()
             .find(|(k, _)| *k == full)

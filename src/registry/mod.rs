@@ -529,12 +529,9 @@ impl Client {
         let agent = self.agent_for_url(realm).map_err(auth_err)?;
         // The registry's credentials go to its token realm only over HTTPS, or to the
         // registry's own host.
+        let host_only = |h: &str| h.rsplit_once(':').map_or(h, |(h, _)| h).to_owned();
         let realm_is_safe = realm.starts_with("https://")
-            || realm_host(realm).is_some_and(|h| {
-                h == repo.registry
-                    || h.rsplit_once(':').map(|(h, _)| h)
-                        == repo.registry.rsplit_once(':').map(|(h, _)| h)
-            });
+            || realm_host(realm).is_some_and(|h| host_only(h) == host_only(&repo.registry));
         let creds = creds.filter(|_| realm_is_safe);
         let attempt = || -> Result<(u16, Vec<u8>), ureq::Error> {
             let response = match creds.and_then(|c| c.identity_token.as_ref()) {
