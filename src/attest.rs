@@ -2,17 +2,21 @@
 //! collect → subjects → formats → signing → storage.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::Failure;
-use crate::cli::AttestArgs;
+use crate::cli::{AttestArgs, TaskRunApi};
+use crate::collect::api::ApiTaskRun;
 use crate::collect::{self, RunContext, RunRecord};
 use crate::config::{ArtifactType, Config};
 use crate::formats::{self, Format};
+use crate::kube::Kube;
 use crate::signing::{self, Signer, dsse};
 use crate::storage::file::FileBackend;
 use crate::storage::oci::OciBackend;
-use crate::storage::{Attestation, Backend, Batch, ImageSignature};
+use crate::storage::tekton::{self, TektonBackend};
+use crate::storage::{Attestation, Backend, Batch, ImageSignature, Signed};
 use crate::subjects::{self, Strictness};
 
 const DEFAULT_CONFIG_DIR: &str = "/etc/chains-config";
@@ -24,14 +28,21 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
         return crate::print(&config.render());
     }
     check_config(&config, args)?;
-    let run = collect_run(args)?;
+    let results_out = parse_write_results(&args.write_results)?;
+    let format = Format::from_config(config.format(ArtifactType::TaskRun))
+        .expect("config validated the format");
+    let tekton_storage = [ArtifactType::TaskRun, ArtifactType::Oci]
+        .iter()
+        .any(|t| config.enabled(*t) && config.storage(*t).iter().any(|s| s == "tekton"));
+    let needs_api =
+        tekton_storage || (config.enabled(ArtifactType::TaskRun) && format == Format::Tekton);
+    let kube = kube_client(args, needs_api)?;
+    let run = collect_run(args, kube.as_deref(), needs_api)?;
     let strictness = if args.skip_invalid_hints {
         Strictness::Lenient
     } else {
         Strictness::Strict
     };
-    let format = Format::from_config(config.format(ArtifactType::TaskRun))
-        .expect("config validated the format");
     let artifacts = subjects::subjects(&run, format.view(), strictness).map_err(Failure::run)?;
 
     let taskrun_on = config.enabled(ArtifactType::TaskRun);
@@ -40,11 +51,11 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
         tracing::info!(
             "nothing to attest: TaskRun attestations are disabled and no image needs a signature"
         );
-        return Ok(());
+        return write_results(&results_out, None, &[]);
     }
     // Decrypting a cosign key takes about 100 ms of one core; meanwhile the backends read what
     // they will append to.
-    let backends = backends(&config, args)?;
+    let backends = backends(&config, args, kube.as_ref())?;
     let att_images = image_subjects(&artifacts.subjects);
     let signer = std::thread::scope(|s| {
         let key = s.spawn(|| signing::load_from_secrets(&args.signing_secrets));
@@ -64,21 +75,27 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
     .map_err(Failure::run)?;
     tracing::info!(key = %signer.describe(), keyid = %signer.key_id(), "loaded signing key");
 
-    let attestation = taskrun_on.then(|| {
+    let attestation = if taskrun_on {
         let opts = formats::Options {
             builder_id: config.get("builder.id").to_owned(),
             build_type: config.get("builddefinition.buildtype").to_owned(),
         };
-        let statement = formats::payload(format, &opts, &run, &artifacts);
-        let envelope = dsse::sign(&signer, dsse::INTOTO_PAYLOAD_TYPE, &statement);
-        Attestation {
+        let statement = formats::payload(format, &opts, &run, &artifacts).map_err(Failure::run)?;
+        let signed = if format.wraps() {
+            Signed::Dsse(dsse::sign(&signer, dsse::INTOTO_PAYLOAD_TYPE, &statement))
+        } else {
+            Signed::Raw(signer.sign(&statement))
+        };
+        Some(Attestation {
             taskrun_uid: run.context.taskrun_uid.clone(),
             images: att_images.clone(),
             predicate_type: format.predicate_type(),
             statement,
-            envelope,
-        }
-    });
+            signed,
+        })
+    } else {
+        None
+    };
     let signatures: Vec<ImageSignature> = if oci_on {
         artifacts
             .images
@@ -97,14 +114,147 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
         Vec::new()
     };
 
-    store(&config, &backends, attestation.as_ref(), &signatures)?;
+    let stored = store(&config, &backends, attestation.as_ref(), &signatures);
+    if let Err((failed, failure)) = stored {
+        // The TaskRun says why, as Chains marks a run it gave up on; never "true" after this.
+        // (Not when the TaskRun's own patch is what failed.)
+        if tekton_storage
+            && failed != "tekton"
+            && let Some(kube) = &kube
+        {
+            let (name, uid) = (&run.context.taskrun_name, &run.context.taskrun_uid);
+            if let Err(e) = tekton::mark_failed(kube, name, uid, &failure.message) {
+                tracing::warn!("could not mark the TaskRun as failed: {e}");
+            }
+        }
+        return Err(failure);
+    }
     tracing::info!(
         images = artifacts.images.len(),
         attestation = attestation.is_some(),
         image_signatures = signatures.len(),
         "attested"
     );
+    write_results(&results_out, attestation.as_ref(), &artifacts.subjects)
+}
+
+/// The results `--write-result` asks for, checked before any work.
+fn parse_write_results(specs: &[String]) -> Result<Vec<(String, PathBuf)>, Failure> {
+    specs
+        .iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let (name, path) = s.split_once('=').ok_or_else(|| {
+                Failure::usage(format!("--write-result {s:?}: expected NAME=PATH"))
+            })?;
+            if !matches!(name, "statement-digest" | "subjects") {
+                return Err(Failure::usage(format!(
+                    "--write-result {s:?}: unknown result {name:?} (statement-digest, subjects)"
+                )));
+            }
+            if path.is_empty() {
+                return Err(Failure::usage(format!("--write-result {s:?}: empty path")));
+            }
+            Ok((name.to_owned(), PathBuf::from(path)))
+        })
+        .collect()
+}
+
+/// Writes the step results: the signed payload's digest (empty without an attestation) and
+/// the subjects as a JSON array of `name@alg:hex`.
+fn write_results(
+    wanted: &[(String, PathBuf)],
+    attestation: Option<&Attestation>,
+    subjects: &[crate::subjects::Artifact],
+) -> Result<(), Failure> {
+    for (name, path) in wanted {
+        let value = match name.as_str() {
+            "statement-digest" => attestation
+                .map(|a| crate::registry::sha256_digest(&a.statement))
+                .unwrap_or_default(),
+            _ => {
+                let list: Vec<String> = subjects
+                    .iter()
+                    .flat_map(|s| {
+                        s.digest
+                            .iter()
+                            .map(move |(alg, hex)| format!("{}@{alg}:{hex}", s.name))
+                    })
+                    .collect();
+                serde_json::to_string(&list).expect("strings serialise")
+            }
+        };
+        std::fs::write(path, value)
+            .map_err(|e| Failure::run(format!("--write-result {name}={}: {e}", path.display())))?;
+    }
     Ok(())
+}
+
+/// The Kubernetes API client, as `--taskrun-api` and the config ask.
+fn kube_client(args: &AttestArgs, needs_api: bool) -> Result<Option<Arc<Kube>>, Failure> {
+    if args.taskrun_api == TaskRunApi::Off {
+        return Ok(None);
+    }
+    let timeout = std::time::Duration::from_secs(args.registry_timeout.max(1));
+    match Kube::in_cluster(&args.serviceaccount_dir, &args.namespace, timeout) {
+        Ok(Some(k)) => Ok(Some(Arc::new(k))),
+        Ok(None) if args.taskrun_api == TaskRunApi::On || needs_api => {
+            let why = if needs_api {
+                "storage or format tekton needs the Kubernetes API"
+            } else {
+                "--taskrun-api on"
+            };
+            Err(Failure::usage(format!(
+                "{why}, but this pod has no API access: KUBERNETES_SERVICE_HOST is unset or there \
+                 is no service-account token at {} (automountServiceAccountToken: false?)",
+                args.serviceaccount_dir.join("token").display()
+            )))
+        }
+        Ok(None) => {
+            tracing::debug!("no Kubernetes API access: the payload has what the pod sees");
+            Ok(None)
+        }
+        Err(e) => Err(Failure::run(e)),
+    }
+}
+
+/// The TaskRun from the API: `None` when reading it is refused and nothing requires it.
+fn fetch_taskrun(
+    kube: &Kube,
+    args: &AttestArgs,
+    required: bool,
+) -> Result<Option<ApiTaskRun>, Failure> {
+    let body = match kube.get_taskrun(&args.taskrun_name) {
+        Ok(b) => b,
+        Err(e) if e.is_forbidden() && !required && args.taskrun_api == TaskRunApi::Auto => {
+            tracing::warn!(
+                "{e}; going on with what the pod sees (no step images, spec or labels in the payload)"
+            );
+            return Ok(None);
+        }
+        Err(e) => return Err(Failure::run(e)),
+    };
+    let api = collect::api::parse(&body).map_err(|e| {
+        Failure::run(format!(
+            "TaskRun {}/{} from the API: {e}",
+            kube.namespace(),
+            args.taskrun_name
+        ))
+    })?;
+    if api.uid != args.taskrun_uid {
+        return Err(Failure::run(format!(
+            "TaskRun {}/{} has UID {:?} in the API, not --taskrun-uid {:?}: another run took the name",
+            kube.namespace(),
+            args.taskrun_name,
+            api.uid,
+            args.taskrun_uid
+        )));
+    }
+    tracing::info!(
+        steps = api.steps.len(),
+        "read the TaskRun from the Kubernetes API"
+    );
+    Ok(Some(api))
 }
 
 fn resolve_config(args: &AttestArgs) -> Result<Config, Failure> {
@@ -134,13 +284,39 @@ fn check_config(config: &Config, args: &AttestArgs) -> Result<(), Failure> {
             "storage file needs --output-dir (or CHAINLET_OUTPUT_DIR) to know where to write",
         ));
     }
+    if config.enabled(ArtifactType::TaskRun)
+        && config.format(ArtifactType::TaskRun) == "tekton"
+        && config
+            .storage(ArtifactType::TaskRun)
+            .iter()
+            .any(|s| s == "oci")
+    {
+        return Err(Failure::usage(
+            "artifacts.taskrun.format tekton is no in-toto statement and cannot go to storage \
+             oci; use artifacts.taskrun.storage tekton or file",
+        ));
+    }
+    let tekton_needed = types
+        .iter()
+        .any(|t| config.enabled(*t) && config.storage(*t).iter().any(|s| s == "tekton"))
+        || (config.enabled(ArtifactType::TaskRun)
+            && config.format(ArtifactType::TaskRun) == "tekton");
+    if tekton_needed && args.taskrun_api == TaskRunApi::Off {
+        return Err(Failure::usage(
+            "storage or format tekton needs the Kubernetes API, which --taskrun-api off turns off",
+        ));
+    }
     Ok(())
 }
 
-fn collect_run(args: &AttestArgs) -> Result<RunRecord, Failure> {
+fn collect_run(
+    args: &AttestArgs,
+    kube: Option<&Kube>,
+    api_required: bool,
+) -> Result<RunRecord, Failure> {
     collect::check_uid(&args.taskrun_uid).map_err(Failure::usage)?;
     collect::check_name(&args.taskrun_name).map_err(Failure::usage)?;
-    let params = args
+    let cli_params = args
         .params
         .iter()
         .filter(|p| !p.is_empty())
@@ -150,13 +326,33 @@ fn collect_run(args: &AttestArgs) -> Result<RunRecord, Failure> {
                 .ok_or_else(|| Failure::usage(format!("--param {p:?}: expected NAME=VALUE")))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let api = match kube {
+        Some(k) => fetch_taskrun(k, args, api_required)?,
+        None => None,
+    };
+    // CHAINS-GIT_* params: the Task's defaults, then the TaskRun's params, then --param.
+    let mut params: Vec<(String, String)> = Vec::new();
+    if let Some(api) = &api {
+        for (name, value) in api.param_defaults.iter().chain(api.params.iter()) {
+            if let Some(v) = value.as_str() {
+                params.push((name.clone(), v.to_owned()));
+            }
+        }
+    }
+    params.extend(cli_params);
     let started_on = match &args.started_on {
         Some(s) => Some(parse_time("--started-on", s)?),
-        None => collect::results_dir_birth(&args.results_dir),
+        None => api
+            .as_ref()
+            .and_then(|a| a.start_time)
+            .or_else(|| collect::results_dir_birth(&args.results_dir)),
     };
     let finished_on = match &args.finished_on {
         Some(s) => parse_time("--finished-on", s)?,
-        None => SystemTime::now(),
+        None => api
+            .as_ref()
+            .and_then(|a| a.completion_time)
+            .unwrap_or_else(SystemTime::now),
     };
     if let Some(start) = started_on
         && start > finished_on
@@ -174,6 +370,23 @@ fn collect_run(args: &AttestArgs) -> Result<RunRecord, Failure> {
     }
     let forbidden: &[&Path] = &inputs;
     let mut budget = collect::Budget::default();
+    let mut results =
+        collect::read_results(&args.results_dir, forbidden, &mut budget).map_err(Failure::run)?;
+    let mut step_results = collect::read_step_results(&args.steps_dir, forbidden, &mut budget)
+        .map_err(Failure::run)?;
+    // A finished TaskRun's results are in its status; the files in this pod win.
+    if let Some(api) = &api {
+        for r in &api.results {
+            if !results.iter().any(|have| have.name == r.name) {
+                results.push(r.clone());
+            }
+        }
+        for s in &api.step_results {
+            if !step_results.iter().any(|have| have.step == s.step) {
+                step_results.push(s.clone());
+            }
+        }
+    }
     Ok(RunRecord {
         context: RunContext {
             taskrun_name: args.taskrun_name.clone(),
@@ -183,13 +396,12 @@ fn collect_run(args: &AttestArgs) -> Result<RunRecord, Failure> {
             pipelinerun_name: args.pipelinerun_name.clone(),
             pipelinerun_uid: args.pipelinerun_uid.clone(),
         },
-        results: collect::read_results(&args.results_dir, forbidden, &mut budget)
-            .map_err(Failure::run)?,
-        step_results: collect::read_step_results(&args.steps_dir, forbidden, &mut budget)
-            .map_err(Failure::run)?,
+        results,
+        step_results,
         params,
         started_on,
         finished_on: Some(finished_on),
+        api,
     })
 }
 
@@ -198,7 +410,7 @@ fn parse_time(flag: &str, s: &str) -> Result<SystemTime, Failure> {
 }
 
 /// Parses RFC 3339: `YYYY-MM-DDTHH:MM:SS[.frac]` with `Z` or a `±HH:MM` offset.
-fn rfc3339(s: &str) -> Result<SystemTime, String> {
+pub fn rfc3339(s: &str) -> Result<SystemTime, String> {
     let (local, offset_secs) = if let Some(l) = s.strip_suffix(['Z', 'z']) {
         (l, 0i64)
     } else if s.len() > 6 && s.is_char_boundary(s.len() - 6) {
@@ -258,44 +470,61 @@ fn batch_lists(config: &Config, name: &str) -> (bool, bool) {
     (has(ArtifactType::Oci), has(ArtifactType::TaskRun))
 }
 
-/// Every backend the enabled artifact types list, remote ones first and `file` last: the local
-/// write is the one least likely to fail after the others succeeded.
-fn backends(config: &Config, args: &AttestArgs) -> Result<Backends, Failure> {
+/// Every backend the enabled artifact types list: remote ones first, then `file` (the local
+/// write is the one least likely to fail after the others succeeded), and `tekton` last: its
+/// patch also says `chains.tekton.dev/signed: "true"`, which must follow every other success.
+fn backends(
+    config: &Config,
+    args: &AttestArgs,
+    kube: Option<&Arc<Kube>>,
+) -> Result<Backends, Failure> {
     let mut names: Vec<String> = Vec::new();
     for t in [ArtifactType::TaskRun, ArtifactType::Oci] {
         if config.enabled(t) {
             names.extend(config.storage(t));
         }
     }
-    names.sort_by_key(|n| (n == "file", n.clone()));
+    names.sort_by_key(|n| (n == "tekton", n == "file", n.clone()));
     names.dedup();
     names
         .into_iter()
-        .map(|n| backend(&n, config, args).map(|b| (n, b)))
+        .map(|n| backend(&n, config, args, kube).map(|b| (n, b)))
         .collect()
 }
 
-/// Hands each backend the parts whose artifact type lists it.
+/// Hands each backend the parts whose artifact type lists it, after every backend's
+/// preflight has passed.
 fn store(
     config: &Config,
     backends: &Backends,
     attestation: Option<&Attestation>,
     signatures: &[ImageSignature],
-) -> Result<(), Failure> {
-    for (name, backend) in backends {
-        let (sig, att) = batch_lists(config, name);
-        let batch = Batch {
-            attestation: attestation.filter(|_| att),
-            images: if sig {
-                signatures.iter().collect()
-            } else {
-                Vec::new()
-            },
-        };
-        if batch.attestation.is_none() && batch.images.is_empty() {
-            continue;
-        }
-        backend.store(&batch).map_err(Failure::run)?;
+) -> Result<(), (&'static str, Failure)> {
+    let batches: Vec<(&dyn Backend, Batch)> = backends
+        .iter()
+        .map(|(name, backend)| {
+            let (sig, att) = batch_lists(config, name);
+            let batch = Batch {
+                attestation: attestation.filter(|_| att),
+                images: if sig {
+                    signatures.iter().collect()
+                } else {
+                    Vec::new()
+                },
+            };
+            (backend.as_ref(), batch)
+        })
+        .filter(|(_, b)| b.attestation.is_some() || !b.images.is_empty())
+        .collect();
+    for (backend, _) in &batches {
+        backend
+            .preflight()
+            .map_err(|e| (backend.name(), Failure::run(e)))?;
+    }
+    for (backend, batch) in &batches {
+        backend
+            .store(batch)
+            .map_err(|e| (backend.name(), Failure::run(e)))?;
         tracing::info!(storage = backend.name(), "stored");
     }
     Ok(())
@@ -303,8 +532,21 @@ fn store(
 
 /// The backend a storage config value names. The config check has refused every value that has
 /// no backend yet.
-fn backend(name: &str, config: &Config, args: &AttestArgs) -> Result<Box<dyn Backend>, Failure> {
+fn backend(
+    name: &str,
+    config: &Config,
+    args: &AttestArgs,
+    kube: Option<&Arc<Kube>>,
+) -> Result<Box<dyn Backend>, Failure> {
     match name {
+        "tekton" => {
+            let kube = kube.expect("storage tekton fails at start-up without API access");
+            Ok(Box::new(TektonBackend::new(
+                kube.clone(),
+                args.taskrun_name.clone(),
+                args.taskrun_uid.clone(),
+            )))
+        }
         "file" => {
             Ok(Box::new(FileBackend::new(args.output_dir.clone().expect(
                 "the config check requires --output-dir for storage file",

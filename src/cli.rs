@@ -162,12 +162,50 @@ pub struct AttestArgs {
         env = "CHAINLET_REGISTRY_TIMEOUT"
     )]
     pub registry_timeout: u64,
+    /// Read the TaskRun from the Kubernetes API for the full provenance (spec, step image
+    /// digests, refSource, feature flags, labels): auto = when the pod has a service-account
+    /// token (a refused read is a warning), on = required, off = never (storage and format
+    /// `tekton` need it).
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = TaskRunApi::Auto,
+        env = "CHAINLET_TASKRUN_API"
+    )]
+    pub taskrun_api: TaskRunApi,
+    /// Where the service account's token, ca.crt and namespace are mounted.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = crate::kube::DEFAULT_SERVICEACCOUNT_DIR,
+        env = "CHAINLET_SERVICEACCOUNT_DIR"
+    )]
+    pub serviceaccount_dir: PathBuf,
+    /// After a successful run, write a result: statement-digest (sha256:<hex> of the signed
+    /// payload) or subjects (JSON array of name@alg:hex), e.g.
+    /// --write-result statement-digest=$(step.results.statement-digest.path). Repeatable; in the
+    /// environment, one per line.
+    #[arg(
+        long = "write-result",
+        value_name = "NAME=PATH",
+        env = "CHAINLET_WRITE_RESULTS",
+        value_delimiter = '\n'
+    )]
+    pub write_results: Vec<String>,
     /// Drop invalid type-hinted results with a warning, as Chains does, instead of failing.
     #[arg(long, env = "CHAINLET_SKIP_INVALID_HINTS")]
     pub skip_invalid_hints: bool,
     /// Print the resolved configuration with the source of each value, then exit.
     #[arg(long, env = "CHAINLET_PRINT_CONFIG")]
     pub print_config: bool,
+}
+
+/// Whether `attest` reads the TaskRun from the Kubernetes API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TaskRunApi {
+    Auto,
+    On,
+    Off,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,8 @@
 //! UTF-8, must not be a symlink that leaves its directory, and a malformed one is reported by
 //! name.
 
+pub mod api;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -73,7 +75,7 @@ pub struct RunContext {
 }
 
 /// Everything the later stages may use about the run. Plain data; no handles.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunRecord {
     pub context: RunContext,
     /// Task results, sorted by name (a directory has no order; sorting keeps output stable).
@@ -84,6 +86,8 @@ pub struct RunRecord {
     pub params: Vec<(String, String)>,
     pub started_on: Option<SystemTime>,
     pub finished_on: Option<SystemTime>,
+    /// The TaskRun from the Kubernetes API, when chainlet could read it.
+    pub api: Option<api::ApiTaskRun>,
 }
 
 #[derive(Debug, thiserror::Error)]

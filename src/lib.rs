@@ -13,6 +13,7 @@ pub mod config;
 pub mod formats;
 mod fsread;
 pub mod keygen;
+pub mod kube;
 pub mod registry;
 pub mod signing;
 pub mod storage;

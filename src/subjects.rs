@@ -469,6 +469,7 @@ mod tests {
             params: vec![],
             started_on: None,
             finished_on: None,
+            api: None,
         }
     }
 

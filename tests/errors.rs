@@ -296,18 +296,64 @@ fn storage_that_is_not_implemented_says_how_to_choose() {
         "--taskrun-uid",
         UID,
         "--set",
+        "artifacts.taskrun.storage=gcs",
+    ]);
+    assert_fails_cleanly(
+        &pod,
+        &out,
+        2,
+        &["artifacts.taskrun.storage", "gcs", "(from --set)", "--set"],
+    );
+}
+
+#[test]
+fn storage_tekton_without_api_access_says_what_is_missing() {
+    let pod = Pod::new();
+    pod.typical_results().chainlet_key("test");
+    let out = pod.attest(&[
+        "--serviceaccount-dir",
+        &pod.s("no-such-dir"),
+        "--set",
         "artifacts.taskrun.storage=tekton",
     ]);
     assert_fails_cleanly(
         &pod,
         &out,
         2,
-        &[
-            "artifacts.taskrun.storage",
-            "tekton",
-            "(from --set)",
-            "--set",
-        ],
+        &["storage or format tekton", "Kubernetes API", "token"],
+    );
+    let out = pod.attest(&[
+        "--taskrun-api",
+        "off",
+        "--set",
+        "artifacts.taskrun.storage=tekton",
+    ]);
+    assert_fails_cleanly(&pod, &out, 2, &["--taskrun-api off"]);
+}
+
+#[test]
+fn format_tekton_cannot_go_to_storage_oci() {
+    let pod = Pod::new();
+    pod.typical_results().chainlet_key("test");
+    let out = pod.attest(&[
+        "--set",
+        "artifacts.taskrun.format=tekton",
+        "--set",
+        "artifacts.taskrun.storage=oci",
+    ]);
+    assert_fails_cleanly(&pod, &out, 2, &["format tekton", "storage oci"]);
+}
+
+#[test]
+fn write_result_with_an_unknown_name_is_refused_before_any_work() {
+    let pod = Pod::new();
+    pod.typical_results().chainlet_key("test");
+    let out = pod.attest(&["--write-result", "digest=/tmp/x"]);
+    assert_fails_cleanly(
+        &pod,
+        &out,
+        2,
+        &["--write-result", "digest", "statement-digest"],
     );
 }
 

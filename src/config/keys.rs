@@ -50,7 +50,6 @@ pub struct Key {
     pub help: &'static str,
 }
 
-const TEKTON_LATER: &str = "TaskRun annotation storage needs the TaskRun API support";
 const CLOUD_LATER: &str = "this backend is not implemented in chainlet";
 
 const FORMATS: &[Value] = &[
@@ -58,10 +57,11 @@ const FORMATS: &[Value] = &[
     ok("slsa/v1"),
     ok("slsa/v2alpha3"),
     ok("slsa/v2alpha4"),
+    ok("tekton"),
 ];
 
 const STORAGE: &[Value] = &[
-    later("tekton", TEKTON_LATER),
+    ok("tekton"),
     ok("oci"),
     later("gcs", CLOUD_LATER),
     later("docdb", CLOUD_LATER),
@@ -73,7 +73,7 @@ const STORAGE: &[Value] = &[
 
 /// PipelineRun storage: Chains' config does not accept `kafka` there.
 const PIPELINERUN_STORAGE: &[Value] = &[
-    later("tekton", TEKTON_LATER),
+    ok("tekton"),
     ok("oci"),
     later("gcs", CLOUD_LATER),
     later("docdb", CLOUD_LATER),
@@ -99,14 +99,17 @@ pub const KEYS: &[Key] = &[
         chains_default: "in-toto",
         default: "slsa/v2alpha4",
         help: "Provenance format of the TaskRun attestation. in-toto and slsa/v1 are the same \
-               SLSA v0.2 format; slsa/v2alpha3 and slsa/v2alpha4 are SLSA v1.0.",
+               SLSA v0.2 format; slsa/v2alpha3 and slsa/v2alpha4 are SLSA v1.0; tekton is the \
+               TaskRun status from the API, signed as it is (Chains' old format; storage tekton \
+               or file only).",
     },
     Key {
         name: "artifacts.taskrun.storage",
         kind: Kind::List,
         values: STORAGE,
         chains_default: "tekton",
-        // Chains' `tekton` needs the TaskRun API, not there yet; `oci` works from any pod.
+        // Chains' `tekton` needs a Role that lets the pod patch its TaskRun; `oci` works from
+        // any pod that can push to the image's registry.
         default: "oci",
         help: "Where the TaskRun attestation is stored, comma-separated. `file` (chainlet only) \
                writes to --output-dir.",

@@ -12,6 +12,7 @@ mod go_json;
 pub mod simplesigning;
 mod slsa_v1;
 mod slsa_v2;
+mod tekton_spec;
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -28,6 +29,8 @@ pub enum Format {
     SlsaV1,
     SlsaV2Alpha3,
     SlsaV2Alpha4,
+    /// The TaskRun status as the API returned it, signed without an envelope.
+    Tekton,
 }
 
 impl Format {
@@ -37,22 +40,32 @@ impl Format {
             "in-toto" | "slsa/v1" => Some(Format::SlsaV1),
             "slsa/v2alpha3" => Some(Format::SlsaV2Alpha3),
             "slsa/v2alpha4" => Some(Format::SlsaV2Alpha4),
+            "tekton" => Some(Format::Tekton),
             _ => None,
         }
     }
 
-    /// The `predicateType` this format writes (the `predicateType` annotation of OCI layers).
+    /// The `predicateType` this format writes (the `predicateType` annotation of OCI layers);
+    /// empty for `tekton`, which is no in-toto statement.
     pub fn predicate_type(self) -> &'static str {
         match self {
             Format::SlsaV1 => slsa_v1::PREDICATE_TYPE,
             Format::SlsaV2Alpha3 | Format::SlsaV2Alpha4 => slsa_v2::PREDICATE_TYPE,
+            Format::Tekton => "",
         }
+    }
+
+    /// Whether the payload is signed in a DSSE envelope (every in-toto format).
+    pub fn wraps(self) -> bool {
+        self != Format::Tekton
     }
 
     /// Which subject rule the format follows.
     pub fn view(self) -> crate::subjects::View {
         match self {
-            Format::SlsaV1 | Format::SlsaV2Alpha3 => crate::subjects::View::TaskResults,
+            Format::SlsaV1 | Format::SlsaV2Alpha3 | Format::Tekton => {
+                crate::subjects::View::TaskResults
+            }
             Format::SlsaV2Alpha4 => crate::subjects::View::BuildArtifacts,
         }
     }
@@ -67,14 +80,30 @@ pub struct Options {
     pub build_type: String,
 }
 
-/// A TaskRun attestation payload: the in-toto Statement's bytes.
-pub fn payload(format: Format, opts: &Options, run: &RunRecord, artifacts: &Artifacts) -> Vec<u8> {
+/// A TaskRun attestation payload: the in-toto Statement's bytes, or for `tekton` the TaskRun
+/// status as the API returned it. Fails, as Chains does, when the TaskRun records a step image
+/// without a digest.
+pub fn payload(
+    format: Format,
+    opts: &Options,
+    run: &RunRecord,
+    artifacts: &Artifacts,
+) -> Result<Vec<u8>, String> {
     let statement = match format {
-        Format::SlsaV1 => slsa_v1::statement(opts, run, artifacts),
-        Format::SlsaV2Alpha3 => slsa_v2::statement(false, opts, run, artifacts),
-        Format::SlsaV2Alpha4 => slsa_v2::statement(true, opts, run, artifacts),
+        Format::SlsaV1 => slsa_v1::statement(opts, run, artifacts)?,
+        Format::SlsaV2Alpha3 => slsa_v2::statement(false, opts, run, artifacts)?,
+        Format::SlsaV2Alpha4 => slsa_v2::statement(true, opts, run, artifacts)?,
+        Format::Tekton => {
+            return match &run.api {
+                Some(api) if !api.status_json.is_empty() => {
+                    Ok(api.status_json.clone().into_bytes())
+                }
+                Some(_) => Err("format tekton: the TaskRun from the API has no status".into()),
+                None => Err("format tekton needs the TaskRun from the Kubernetes API".into()),
+            };
+        }
     };
-    serde_json::to_vec(&statement).expect("serialising a statement cannot fail")
+    Ok(serde_json::to_vec(&statement).expect("serialising a statement cannot fail"))
 }
 
 /// An in-toto Statement in protojson's field order.

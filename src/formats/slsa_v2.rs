@@ -1,20 +1,23 @@
 //! `slsa/v2alpha3` and `slsa/v2alpha4`: in-toto Statement v1 with a SLSA v1.0 predicate and
 //! buildType from `builddefinition.buildtype`.
 //!
-//! From inside the pod: subjects, byproducts and `inputs/result` dependencies come from results
-//! exactly as in Chains; `runSpec` holds the `--param` values; `invocationId` is the TaskRun UID.
-//! The TaskRun spec, feature flags, labels and annotations, step images and `refSource` need the
-//! TaskRun object and are left out until chainlet reads it from the API.
+//! Subjects, byproducts and `inputs/result` dependencies come from results exactly as in Chains;
+//! `invocationId` is the TaskRun UID. With the TaskRun from the API, `runSpec` is its spec,
+//! `internalParameters` its feature flags (and labels and annotations for `slsa-tekton`), and
+//! `resolvedDependencies` start with its `refSource` and step and sidecar images. Without it,
+//! `runSpec` holds the `--param` values and those parts are left out.
 
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use super::{Options, Statement, go_json, rfc3339, subjects};
+use super::{Options, Statement, go_json, rfc3339, subjects, tekton_spec};
+use crate::collect::api::{ApiTaskRun, image_dependency};
 use crate::collect::{RunRecord, TaskResult};
 use crate::subjects::{Artifact, Artifacts, is_build_artifact, is_image_hint};
 
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 pub const PREDICATE_TYPE: &str = "https://slsa.dev/provenance/v1";
+pub const BUILD_TYPE_TEKTON: &str = "https://tekton.dev/chains/v2/slsa-tekton";
 
 /// Builds the statement; `alpha4` selects slsa/v2alpha4's rules (step results, build
 /// artifacts only, byproduct names with the TaskRun name).
@@ -23,15 +26,15 @@ pub(super) fn statement(
     opts: &Options,
     run: &RunRecord,
     artifacts: &Artifacts,
-) -> Statement {
+) -> Result<Statement, String> {
     let mut build_definition = serde_json::Map::new();
     build_definition.insert("buildType".into(), opts.build_type.clone().into());
+    build_definition.insert("externalParameters".into(), external_parameters(run));
     build_definition.insert(
-        "externalParameters".into(),
-        json!({"runSpec": run_spec(run)}),
+        "internalParameters".into(),
+        internal_parameters(opts, run.api.as_ref()),
     );
-    build_definition.insert("internalParameters".into(), json!({}));
-    let deps = resolved_dependencies(alpha4, artifacts);
+    let deps = resolved_dependencies(alpha4, run.api.as_ref(), artifacts)?;
     if !deps.is_empty() {
         build_definition.insert("resolvedDependencies".into(), deps.into());
     }
@@ -63,7 +66,7 @@ pub(super) fn statement(
     }
     run_details.insert("metadata".into(), metadata.into());
 
-    Statement {
+    Ok(Statement {
         type_: STATEMENT_TYPE,
         subject: subjects(&artifacts.subjects),
         predicate_type: PREDICATE_TYPE,
@@ -71,7 +74,50 @@ pub(super) fn statement(
             "buildDefinition": build_definition,
             "runDetails": run_details,
         }),
+    })
+}
+
+/// `runSpec`, and `buildConfigSource` for a Task resolved remotely.
+fn external_parameters(run: &RunRecord) -> Value {
+    let Some(api) = &run.api else {
+        return json!({"runSpec": run_spec(run)});
+    };
+    let mut out = serde_json::Map::new();
+    out.insert("runSpec".into(), tekton_spec::run_spec(&api.spec));
+    if let Some(src) = api.ref_source.as_ref().filter(|_| api.remote_task) {
+        // Chains takes the first entry of a Go map, which is random with several digests;
+        // the first in sorted order is stable.
+        let reference = src
+            .digest
+            .iter()
+            .next()
+            .map(|(alg, hex)| format!("{alg}:{hex}"))
+            .unwrap_or_default();
+        out.insert(
+            "buildConfigSource".into(),
+            json!({"path": src.entry_point, "ref": reference, "repository": src.uri}),
+        );
     }
+    out.into()
+}
+
+/// Feature flags recorded on the TaskRun; `slsa-tekton` adds its labels and annotations.
+fn internal_parameters(opts: &Options, api: Option<&ApiTaskRun>) -> Value {
+    let Some(api) = api else {
+        return json!({});
+    };
+    let mut out = serde_json::Map::new();
+    if let Some(flags) = &api.feature_flags {
+        out.insert(
+            "tekton-pipelines-feature-flags".into(),
+            tekton_spec::feature_flags(flags),
+        );
+    }
+    if opts.build_type == BUILD_TYPE_TEKTON {
+        out.insert("labels".into(), json!(api.labels));
+        out.insert("annotations".into(), json!(api.annotations));
+    }
+    out.into()
 }
 
 /// What the pod knows of the TaskRun spec: the parameters passed with `--param`.
@@ -87,24 +133,70 @@ fn run_spec(run: &RunRecord) -> Value {
     json!({ "params": params })
 }
 
-/// `inputs/result` entries: v2alpha4 puts each step's inputs before the task's. Entries with
-/// the same URI and digest appear once.
-fn resolved_dependencies(alpha4: bool, artifacts: &Artifacts) -> Vec<Value> {
-    let mut seen: Vec<&Artifact> = Vec::new();
-    let steps = if alpha4 {
-        artifacts.step_inputs.as_slice()
-    } else {
-        &[]
+/// Chains' order: the Task's source, step images, sidecar images, then (v2alpha4) each step's
+/// inputs and remote StepActions, then the task's inputs. Entries after the Task's source appear
+/// once per URI and digest, except StepActions.
+fn resolved_dependencies(
+    alpha4: bool,
+    api: Option<&ApiTaskRun>,
+    artifacts: &Artifacts,
+) -> Result<Vec<Value>, String> {
+    let mut out: Vec<Value> = Vec::new();
+    let mut seen: Vec<(String, Value)> = Vec::new();
+    let mut push = |entry: Value, dedupe: bool, out: &mut Vec<Value>| {
+        let key = (
+            entry["uri"].as_str().unwrap_or("").to_owned(),
+            entry["digest"].clone(),
+        );
+        if dedupe {
+            if seen.contains(&key) {
+                return;
+            }
+            seen.push(key);
+        }
+        out.push(entry);
     };
-    let task = artifacts.git.iter().chain(artifacts.inputs.iter());
-    for a in steps.iter().chain(task) {
-        if !seen.contains(&a) {
-            seen.push(a);
+    let input = |a: &Artifact| json!({"digest": a.digest, "name": "inputs/result", "uri": a.name});
+    if let Some(api) = api {
+        if let Some(src) = &api.ref_source {
+            push(
+                json!({"digest": src.digest, "name": "task", "uri": src.uri}),
+                false,
+                &mut out,
+            );
+        }
+        let images = api
+            .steps
+            .iter()
+            .map(|s| &s.image_id)
+            .chain(api.sidecar_images.iter());
+        for id in images {
+            let (repo, alg, hex) = image_dependency(id)?;
+            push(
+                json!({"digest": {alg: hex}, "uri": format!("oci://{repo}")}),
+                true,
+                &mut out,
+            );
         }
     }
-    seen.into_iter()
-        .map(|a| json!({"digest": a.digest, "name": "inputs/result", "uri": a.name}))
-        .collect()
+    if alpha4 {
+        for a in &artifacts.step_inputs {
+            push(input(a), true, &mut out);
+        }
+        for step in api.iter().flat_map(|a| a.steps.iter()) {
+            if let Some(src) = &step.ref_source {
+                push(
+                    json!({"digest": src.digest, "name": format!("stepAction/{}", step.name), "uri": src.uri}),
+                    false,
+                    &mut out,
+                );
+            }
+        }
+    }
+    for a in artifacts.git.iter().chain(artifacts.inputs.iter()) {
+        push(input(a), true, &mut out);
+    }
+    Ok(out)
 }
 
 fn byproducts(alpha4: bool, run: &RunRecord) -> Vec<Value> {

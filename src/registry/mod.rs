@@ -666,6 +666,16 @@ enum FailureKind {
     Fatal,
 }
 
+/// Whether an error is connection trouble worth another try (also for the Kubernetes API).
+pub(crate) fn is_connection_trouble(e: &ureq::Error) -> bool {
+    matches!(classify_ref(e), FailureKind::Retry)
+}
+
+/// The pure-Rust resolver over the system's resolv.conf and hosts, for ureq.
+pub(crate) fn system_resolver() -> ResolverAdapter {
+    ResolverAdapter(Arc::new(dns::Resolver::from_system()))
+}
+
 /// Whether an error is connection trouble worth another try.
 fn classify_ref(e: &ureq::Error) -> FailureKind {
     use std::io::ErrorKind as K;
@@ -702,7 +712,7 @@ fn classify(e: ureq::Error) -> Failure {
 
 /// Plugs the pure-Rust resolver into ureq.
 #[derive(Debug)]
-struct ResolverAdapter(Arc<dns::Resolver>);
+pub(crate) struct ResolverAdapter(Arc<dns::Resolver>);
 
 impl ureq::unversioned::resolver::Resolver for ResolverAdapter {
     fn resolve(

@@ -3,6 +3,8 @@
 //! ```text
 //! DIR/taskrun-<uid>/statement.json                    the signed statement bytes
 //! DIR/taskrun-<uid>/envelope.json                     the DSSE envelope
+//! DIR/taskrun-<uid>/payload.json, signature            format `tekton`: the signed status and
+//!                                                      the base64 raw signature
 //! DIR/images/<repo>@sha256-<hex>/payload.json         simple-signing payload
 //! DIR/images/<repo>@sha256-<hex>/signature            base64 signature
 //! ```
@@ -11,7 +13,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Backend, Batch, StorageError};
+use super::{Backend, Batch, Signed, StorageError};
 
 pub struct FileBackend {
     dir: PathBuf,
@@ -53,10 +55,19 @@ impl Backend for FileBackend {
         let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
         if let Some(att) = batch.attestation {
             let dir = self.taskrun_dir(&att.taskrun_uid);
-            let envelope =
-                serde_json::to_vec(&att.envelope).expect("serialising an envelope cannot fail");
-            files.push((dir.join("statement.json"), att.statement.clone()));
-            files.push((dir.join("envelope.json"), envelope));
+            match &att.signed {
+                Signed::Dsse(envelope) => {
+                    let envelope =
+                        serde_json::to_vec(envelope).expect("serialising an envelope cannot fail");
+                    files.push((dir.join("statement.json"), att.statement.clone()));
+                    files.push((dir.join("envelope.json"), envelope));
+                }
+                Signed::Raw(sig) => {
+                    let sig = crate::signing::base64(sig);
+                    files.push((dir.join("payload.json"), att.statement.clone()));
+                    files.push((dir.join("signature"), sig.into_bytes()));
+                }
+            }
         }
         for sig in &batch.images {
             let dir = self.image_dir(&sig.image)?;

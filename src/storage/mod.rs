@@ -6,6 +6,7 @@
 
 pub mod file;
 pub mod oci;
+pub mod tekton;
 
 use crate::signing::dsse::Envelope;
 use crate::subjects::ImageRef;
@@ -17,9 +18,29 @@ pub struct Attestation {
     /// The statement's subjects that are images: where storage `oci` puts the attestation.
     pub images: Vec<ImageRef>,
     pub predicate_type: &'static str,
-    /// The statement, exactly the signed bytes.
+    /// The payload, exactly the signed bytes: the in-toto statement, or for format `tekton`
+    /// the TaskRun status.
     pub statement: Vec<u8>,
-    pub envelope: Envelope,
+    pub signed: Signed,
+}
+
+/// How the payload was signed.
+#[derive(Debug, Clone)]
+pub enum Signed {
+    /// In a DSSE envelope (every in-toto format).
+    Dsse(Envelope),
+    /// A raw signature over the payload bytes (format `tekton`, as Chains' old format was).
+    Raw(Vec<u8>),
+}
+
+impl Attestation {
+    /// The DSSE envelope, for backends that store only envelopes (`oci`).
+    pub fn envelope(&self) -> Option<&Envelope> {
+        match &self.signed {
+            Signed::Dsse(e) => Some(e),
+            Signed::Raw(_) => None,
+        }
+    }
 }
 
 /// A signed image (simple signing).
@@ -49,6 +70,12 @@ pub trait Backend {
     /// attestations: a chance to read what `store` will build on. Failures are ignored here;
     /// `store` meets them again.
     fn warm_up(&self, _signed: &[ImageRef], _attested: &[ImageRef]) {}
+
+    /// Called after signing and before any backend stores: a last check that storing can
+    /// work (`tekton` sends its patch as a dry run), so a refusal leaves nothing written.
+    fn preflight(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +98,8 @@ pub enum StorageError {
         "storage oci: {target}: other writers kept replacing the tag; gave up after {attempts} attempts"
     )]
     Lost { target: String, attempts: u32 },
+    #[error("storage tekton: {0}")]
+    Tekton(String),
     #[error("storage file: {path}: {source}")]
     File {
         path: std::path::PathBuf,

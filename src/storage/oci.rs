@@ -77,9 +77,11 @@ impl OciBackend {
                 .or_default()
                 .push(Layer::signature(sig.payload.clone(), &sig.signature));
         }
-        if let Some(att) = batch.attestation {
+        // Format `tekton` has no envelope; the config check keeps it away from storage oci.
+        if let Some((att, envelope)) = batch.attestation.and_then(|a| a.envelope().map(|e| (a, e)))
+        {
             let envelope =
-                serde_json::to_vec(&att.envelope).expect("serialising an envelope cannot fail");
+                serde_json::to_vec(envelope).expect("serialising an envelope cannot fail");
             for image in &att.images {
                 by_tag
                     .entry((self.repo_of(image), layout::att_tag(&image.digest_hex)))

@@ -2,6 +2,7 @@
 //! cosign binary, and pod directories.
 #![allow(dead_code)]
 
+pub mod apiserver;
 pub mod fault;
 pub mod registry;
 pub mod token;
@@ -61,6 +62,11 @@ pub fn chainlet_env(args: &[&str], env: &[(&str, &str)]) -> Output {
         "CHAINLET_SET",
         "CHAINLET_OUTPUT_DIR",
         "CHAINLET_STEPS_DIR",
+        "CHAINLET_TASKRUN_API",
+        "CHAINLET_SERVICEACCOUNT_DIR",
+        "CHAINLET_WRITE_RESULTS",
+        "KUBERNETES_SERVICE_HOST",
+        "KUBERNETES_SERVICE_PORT",
         "COSIGN_PASSWORD",
     ] {
         cmd.env_remove(var);

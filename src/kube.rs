@@ -1,0 +1,379 @@
+//! The Kubernetes API, as far as a step needs it: read its own TaskRun and merge-patch the
+//! TaskRun's annotations (storage `tekton`). In-cluster configuration only: the API server from
+//! `KUBERNETES_SERVICE_HOST`/`_PORT`, the pod's service-account token and CA, and the
+//! namespace from `$(context.taskRun.namespace)` or the service account's `namespace` file.
+//! Everything it asks for is namespace-scoped (a Role, not a ClusterRole).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use zeroize::Zeroizing;
+
+/// Where Kubernetes mounts the service account's token, CA and namespace.
+pub const DEFAULT_SERVICEACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/// A TaskRun is at most a few MiB (etcd caps objects at 1.5 MiB by default).
+const MAX_BODY: u64 = 8 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KubeError {
+    #[error("{0}")]
+    Setup(String),
+    /// 401/403: the service account may not do this.
+    #[error(
+        "the service account may not {verb} taskruns.tekton.dev {name:?} in namespace {namespace:?} ({status}: {message}); grant it with a Role allowing {verb:?} on taskruns (see tasks/rbac.yaml)"
+    )]
+    Forbidden {
+        verb: &'static str,
+        name: String,
+        namespace: String,
+        status: u16,
+        message: String,
+    },
+    #[error("TaskRun {name:?} not found in namespace {namespace:?}")]
+    NotFound { name: String, namespace: String },
+    #[error("{op}: the API server answered {status}: {message}")]
+    Status {
+        op: String,
+        status: u16,
+        message: String,
+    },
+    #[error("{op}: {message}")]
+    Transport { op: String, message: String },
+}
+
+impl KubeError {
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self, KubeError::Forbidden { .. })
+    }
+}
+
+/// An in-cluster API client for one namespace.
+pub struct Kube {
+    base: String,
+    namespace: String,
+    token: Zeroizing<String>,
+    agent: ureq::Agent,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Kube {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kube")
+            .field("base", &self.base)
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Kube {
+    /// The in-cluster client, or `None` when this pod has no API access configured (no
+    /// `KUBERNETES_SERVICE_HOST`, or no token file: `automountServiceAccountToken: false`).
+    /// A token without its CA or namespace is an error: the mount is broken, not absent.
+    pub fn in_cluster(
+        sa_dir: &Path,
+        namespace: &str,
+        timeout: Duration,
+    ) -> Result<Option<Kube>, KubeError> {
+        let host = std::env::var("KUBERNETES_SERVICE_HOST").unwrap_or_default();
+        let token_path = sa_dir.join("token");
+        if host.is_empty() || !token_path.exists() {
+            return Ok(None);
+        }
+        let port = std::env::var("KUBERNETES_SERVICE_PORT").unwrap_or_else(|_| "443".into());
+        let port: u16 = port.parse().map_err(|_| {
+            KubeError::Setup(format!(
+                "KUBERNETES_SERVICE_PORT {port:?}: not a port number"
+            ))
+        })?;
+        let host = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]")
+        } else {
+            host
+        };
+        let read = |p: &PathBuf, what: &str| {
+            crate::fsread::read_limited(p, 1024 * 1024)
+                .map_err(|e| KubeError::Setup(format!("{} ({what}): {e}", p.display())))
+        };
+        let token = Zeroizing::new(
+            String::from_utf8(read(&token_path, "service-account token")?.to_vec())
+                .map_err(|_| {
+                    KubeError::Setup(format!("{}: the token is not UTF-8", token_path.display()))
+                })?
+                .trim()
+                .to_owned(),
+        );
+        if token.is_empty() {
+            return Err(KubeError::Setup(format!(
+                "{}: the service-account token is empty",
+                token_path.display()
+            )));
+        }
+        let ca_path = sa_dir.join("ca.crt");
+        let ca = read(&ca_path, "the API server's CA")?;
+        let mut roots = Vec::new();
+        for item in ureq::tls::parse_pem(&ca) {
+            if let Ok(ureq::tls::PemItem::Certificate(c)) = item {
+                roots.push(c);
+            }
+        }
+        if roots.is_empty() {
+            return Err(KubeError::Setup(format!(
+                "{}: no PEM certificate in it",
+                ca_path.display()
+            )));
+        }
+        let namespace = if namespace.is_empty() {
+            let ns_path = sa_dir.join("namespace");
+            String::from_utf8_lossy(&read(&ns_path, "the pod's namespace")?)
+                .trim()
+                .to_owned()
+        } else {
+            namespace.to_owned()
+        };
+        if namespace.is_empty() {
+            return Err(KubeError::Setup(
+                "the TaskRun's namespace is unknown: pass --namespace $(context.taskRun.namespace)"
+                    .into(),
+            ));
+        }
+        Ok(Some(Kube {
+            base: format!("https://{host}:{port}"),
+            namespace,
+            token,
+            agent: agent(roots),
+            timeout,
+        }))
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    fn taskrun_url(&self, name: &str) -> String {
+        format!(
+            "{}/apis/tekton.dev/v1/namespaces/{}/taskruns/{}",
+            self.base, self.namespace, name
+        )
+    }
+
+    /// GETs the TaskRun (`tekton.dev/v1`) as the API server returns it.
+    pub fn get_taskrun(&self, name: &str) -> Result<Vec<u8>, KubeError> {
+        let op = format!("GET TaskRun {}/{name}", self.namespace);
+        let (status, body) = self.send("GET", &self.taskrun_url(name), None, &op)?;
+        match status {
+            200 => Ok(body),
+            _ => Err(self.error(status, &body, "get", name, op)),
+        }
+    }
+
+    /// Merge-patches the TaskRun's annotations (RFC 7386, `application/merge-patch+json`).
+    /// The patch carries the TaskRun's UID, so the API server refuses it (409) if the name now
+    /// belongs to another TaskRun. A dry run (`dryRun=All`) checks permission and object and
+    /// changes nothing.
+    pub fn patch_annotations(
+        &self,
+        name: &str,
+        uid: &str,
+        annotations: &BTreeMap<String, String>,
+        dry_run: bool,
+    ) -> Result<(), KubeError> {
+        let op = format!(
+            "PATCH TaskRun {}/{name} annotations{}",
+            self.namespace,
+            if dry_run { " (dry run)" } else { "" }
+        );
+        let patch = serde_json::json!({"metadata": {"uid": uid, "annotations": annotations}});
+        let body = serde_json::to_vec(&patch).expect("a JSON value serialises");
+        let mut url = self.taskrun_url(name);
+        if dry_run {
+            url.push_str("?dryRun=All");
+        }
+        let (status, answer) = self.send("PATCH", &url, Some(&body), &op)?;
+        match status {
+            200 | 201 => Ok(()),
+            _ => Err(self.error(status, &answer, "patch", name, op)),
+        }
+    }
+
+    fn error(
+        &self,
+        status: u16,
+        body: &[u8],
+        verb: &'static str,
+        name: &str,
+        op: String,
+    ) -> KubeError {
+        let message = status_message(body);
+        match status {
+            401 | 403 => KubeError::Forbidden {
+                verb,
+                name: name.to_owned(),
+                namespace: self.namespace.clone(),
+                status,
+                message,
+            },
+            404 => KubeError::NotFound {
+                name: name.to_owned(),
+                namespace: self.namespace.clone(),
+            },
+            _ => KubeError::Status {
+                op,
+                status,
+                message,
+            },
+        }
+    }
+
+    /// Sends a request; connection failures, 5xx and 429 are retried with backoff until the
+    /// timeout. A PATCH is a merge of fixed values, so repeating it is harmless.
+    fn send(
+        &self,
+        method: &'static str,
+        url: &str,
+        body: Option<&[u8]>,
+        op: &str,
+    ) -> Result<(u16, Vec<u8>), KubeError> {
+        let deadline = Instant::now() + self.timeout;
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let limit = deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(100));
+            let outcome = self.send_once(method, url, body, limit);
+            let retry_reason = match &outcome {
+                Ok((status, _)) if *status >= 500 || *status == 429 => {
+                    format!("answered {status}")
+                }
+                Ok(_) => return outcome.map_err(|e| unreachable_transport(op, e)),
+                Err((true, e)) => e.clone(),
+                Err((false, e)) => {
+                    return Err(KubeError::Transport {
+                        op: op.to_owned(),
+                        message: e.clone(),
+                    });
+                }
+            };
+            if Instant::now() + backoff >= deadline {
+                return match outcome {
+                    Ok((status, b)) => Err(KubeError::Status {
+                        op: op.to_owned(),
+                        status,
+                        message: status_message(&b),
+                    }),
+                    Err((_, e)) => Err(KubeError::Transport {
+                        op: op.to_owned(),
+                        message: format!("{e} (gave up after {:?})", self.timeout),
+                    }),
+                };
+            }
+            tracing::debug!(op, "retrying in {backoff:?}: {retry_reason}");
+            std::thread::sleep(crate::registry::jitter(backoff));
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// One request: `Err((retryable, message))` for transport failures.
+    fn send_once(
+        &self,
+        method: &'static str,
+        url: &str,
+        body: Option<&[u8]>,
+        limit: Duration,
+    ) -> Result<(u16, Vec<u8>), (bool, String)> {
+        let req = ureq::http::Request::builder()
+            .method(method)
+            .uri(url)
+            .header("Authorization", format!("Bearer {}", self.token.as_str()))
+            .header("Accept", "application/json");
+        let result = match body {
+            Some(b) => {
+                let req = req
+                    .header("Content-Type", "application/merge-patch+json")
+                    .body(b)
+                    .map_err(|e| (false, e.to_string()))?;
+                let req = self
+                    .agent
+                    .configure_request(req)
+                    .timeout_global(Some(limit))
+                    .build();
+                self.agent.run(req)
+            }
+            None => {
+                let req = req.body(()).map_err(|e| (false, e.to_string()))?;
+                let req = self
+                    .agent
+                    .configure_request(req)
+                    .timeout_global(Some(limit))
+                    .build();
+                self.agent.run(req)
+            }
+        };
+        let mut resp = result.map_err(|e| {
+            let retry = crate::registry::is_connection_trouble(&e);
+            (retry, e.to_string())
+        })?;
+        let status = resp.status().as_u16();
+        tracing::trace!(method, url, status, "kubernetes API");
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY)
+            .read_to_vec()
+            .map_err(|e| (crate::registry::is_connection_trouble(&e), e.to_string()))?;
+        Ok((status, body))
+    }
+}
+
+fn unreachable_transport(op: &str, e: (bool, String)) -> KubeError {
+    KubeError::Transport {
+        op: op.to_owned(),
+        message: e.1,
+    }
+}
+
+/// The `message` of a Kubernetes `Status` body, or the start of the body, on one line.
+fn status_message(body: &[u8]) -> String {
+    let from_status = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned));
+    let text = from_status.unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    let mut line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.len() > 300 {
+        let mut cut = 300;
+        while !line.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        line.truncate(cut);
+        line.push('…');
+    }
+    if line.is_empty() {
+        "(no message)".into()
+    } else {
+        line
+    }
+}
+
+/// An agent that trusts only the cluster's CA.
+fn agent(roots: Vec<ureq::tls::Certificate<'static>>) -> ureq::Agent {
+    use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .unversioned_rustls_crypto_provider(provider)
+        .root_certs(RootCerts::Specific(Arc::new(roots)))
+        .build();
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .tls_config(tls)
+        .user_agent(format!("chainlet/{}", env!("CARGO_PKG_VERSION")))
+        .timeout_connect(Some(Duration::from_secs(10)))
+        .build();
+    ureq::Agent::with_parts(
+        config,
+        ureq::unversioned::transport::DefaultConnector::new(),
+        crate::registry::system_resolver(),
+    )
+}

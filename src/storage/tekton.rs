@@ -1,0 +1,121 @@
+//! Storage `tekton`: the signed payloads on the TaskRun itself, as annotations with Chains' keys.
+//!
+//! ```text
+//! chains.tekton.dev/payload-taskrun-<uid>     base64 of the signed payload (the statement)
+//! chains.tekton.dev/signature-taskrun-<uid>   base64 of the signature: the DSSE envelope's JSON,
+//!                                             or the raw signature for format `tekton`
+//! chains.tekton.dev/cert-taskrun-<uid>        base64 of the signing certificate (empty for keys)
+//! chains.tekton.dev/chain-taskrun-<uid>       base64 of its chain (empty for keys)
+//! chains.tekton.dev/{payload,signature,cert,chain}-<first 12 hex of an image digest>
+//!                                             image signatures (artifacts.oci.storage=tekton)
+//! chains.tekton.dev/signed                    "true", in the same patch
+//! ```
+//!
+//! It is the last backend to run: its one JSON merge patch writes every annotation together with
+//! `chains.tekton.dev/signed: "true"`, so the TaskRun never says signed unless every other
+//! backend has succeeded. When one failed, [`mark_failed`] writes `"failed"` and the reason.
+//! Before anything is stored anywhere, [`TektonBackend::preflight`] sends the patch as a dry run,
+//! so a missing `patch` permission fails the run with nothing written.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+
+use super::{Backend, Batch, Signed, StorageError};
+use crate::kube::Kube;
+
+pub const PREFIX: &str = "chains.tekton.dev/";
+pub const SIGNED: &str = "chains.tekton.dev/signed";
+/// Why the run failed, next to `chains.tekton.dev/signed: "failed"`.
+pub const FAILURE: &str = "chainlet.dev/failure";
+
+pub struct TektonBackend {
+    kube: Arc<Kube>,
+    taskrun_name: String,
+    taskrun_uid: String,
+}
+
+impl TektonBackend {
+    pub fn new(kube: Arc<Kube>, taskrun_name: String, taskrun_uid: String) -> Self {
+        Self {
+            kube,
+            taskrun_name,
+            taskrun_uid,
+        }
+    }
+
+    /// The patch, sent as a dry run: the API server checks the permission and the object
+    /// without changing it.
+    pub fn preflight(&self) -> Result<(), StorageError> {
+        self.kube
+            .patch_annotations(
+                &self.taskrun_name,
+                &self.taskrun_uid,
+                &BTreeMap::new(),
+                true,
+            )
+            .map_err(|e| StorageError::Tekton(e.to_string()))
+    }
+}
+
+/// The annotations for a batch, with Chains' keys and base64 values.
+pub fn annotations(batch: &Batch<'_>) -> BTreeMap<String, String> {
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let mut out = BTreeMap::new();
+    let mut put = |key: &str, payload: &[u8], signature: &[u8]| {
+        out.insert(format!("{PREFIX}payload-{key}"), b64(payload));
+        out.insert(format!("{PREFIX}signature-{key}"), b64(signature));
+        out.insert(format!("{PREFIX}cert-{key}"), String::new());
+        out.insert(format!("{PREFIX}chain-{key}"), String::new());
+    };
+    if let Some(att) = batch.attestation {
+        let signature = match &att.signed {
+            Signed::Dsse(envelope) => {
+                serde_json::to_vec(envelope).expect("serialising an envelope cannot fail")
+            }
+            Signed::Raw(sig) => sig.clone(),
+        };
+        put(
+            &format!("taskrun-{}", att.taskrun_uid),
+            &att.statement,
+            &signature,
+        );
+    }
+    for image in &batch.images {
+        let short = &image.image.digest_hex[..12];
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(&image.signature)
+            .expect("chainlet's own base64 decodes");
+        put(short, &image.payload, &raw);
+    }
+    out
+}
+
+impl Backend for TektonBackend {
+    fn name(&self) -> &'static str {
+        "tekton"
+    }
+
+    fn preflight(&self) -> Result<(), StorageError> {
+        TektonBackend::preflight(self)
+    }
+
+    fn store(&self, batch: &Batch<'_>) -> Result<(), StorageError> {
+        let mut patch = annotations(batch);
+        patch.insert(SIGNED.into(), "true".into());
+        self.kube
+            .patch_annotations(&self.taskrun_name, &self.taskrun_uid, &patch, false)
+            .map_err(|e| StorageError::Tekton(e.to_string()))
+    }
+}
+
+/// Records a failed run on the TaskRun: `chains.tekton.dev/signed: "failed"` and the reason.
+pub fn mark_failed(kube: &Kube, name: &str, uid: &str, reason: &str) -> Result<(), String> {
+    let patch = BTreeMap::from([
+        (SIGNED.to_owned(), "failed".to_owned()),
+        (FAILURE.to_owned(), reason.to_owned()),
+    ]);
+    kube.patch_annotations(name, uid, &patch, false)
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,265 @@
+//! A stand-in for the Kubernetes API server, over HTTPS with a test CA, serving recorded
+//! TaskRun objects: GET a TaskRun, and PATCH it with a JSON merge patch (RFC 7386) as the API
+//! server does, including `dryRun=All`, the UID precondition and RBAC refusals (403 with a
+//! Kubernetes `Status` body). No API server can run on this machine; this is the one fake.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use serde_json::{Value, json};
+
+pub const TOKEN: &str = "test-service-account-token";
+pub const NAMESPACE: &str = "builds";
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+#[derive(Default)]
+struct State {
+    taskruns: BTreeMap<String, Value>,
+    denied: BTreeSet<&'static str>,
+    seen: Vec<Seen>,
+}
+
+pub struct ApiServer {
+    pub port: u16,
+    /// A service-account mount: token, ca.crt, namespace.
+    pub sa_dir: PathBuf,
+    state: Arc<Mutex<State>>,
+}
+
+impl ApiServer {
+    pub fn start(dir: &Path) -> Self {
+        let tls_dir = dir.join("apiserver-tls");
+        std::fs::create_dir_all(&tls_dir).unwrap();
+        let (ca, cert, key) = super::registry::make_tls(&tls_dir);
+        let sa_dir = dir.join("serviceaccount");
+        std::fs::create_dir_all(&sa_dir).unwrap();
+        std::fs::copy(&ca, sa_dir.join("ca.crt")).unwrap();
+        std::fs::write(sa_dir.join("token"), format!("{TOKEN}\n")).unwrap();
+        std::fs::write(sa_dir.join("namespace"), NAMESPACE).unwrap();
+
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let key = PrivateKeyDer::from_pem_file(&key).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = Arc::new(
+            rustls::ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(certs, key)
+                .unwrap(),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for tcp in listener.incoming().flatten() {
+                let config = config.clone();
+                let state = shared.clone();
+                std::thread::spawn(move || {
+                    let conn = rustls::ServerConnection::new(config).unwrap();
+                    let stream = rustls::StreamOwned::new(conn, tcp);
+                    serve(stream, &state);
+                });
+            }
+        });
+        Self {
+            port,
+            sa_dir,
+            state,
+        }
+    }
+
+    /// Serves `object` as TaskRun `name` in the test namespace.
+    pub fn add_taskrun(&self, name: &str, object: Value) {
+        self.state
+            .lock()
+            .unwrap()
+            .taskruns
+            .insert(name.to_owned(), object);
+    }
+
+    pub fn taskrun(&self, name: &str) -> Value {
+        self.state.lock().unwrap().taskruns[name].clone()
+    }
+
+    /// Refuses a verb ("get" or "patch") as RBAC would without a Role allowing it.
+    pub fn deny(&self, verb: &'static str) {
+        self.state.lock().unwrap().denied.insert(verb);
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state.lock().unwrap().seen.clone()
+    }
+
+    /// The environment a pod would have, for chainlet.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("KUBERNETES_SERVICE_HOST", "127.0.0.1".to_owned()),
+            ("KUBERNETES_SERVICE_PORT", self.port.to_string()),
+            (
+                "CHAINLET_SERVICEACCOUNT_DIR",
+                self.sa_dir.display().to_string(),
+            ),
+        ]
+    }
+}
+
+fn serve(stream: impl Read + Write, state: &Mutex<State>) {
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = request_line.split_whitespace();
+        let method = parts.next().unwrap_or("").to_owned();
+        let target = parts.next().unwrap_or("").to_owned();
+        let mut headers = BTreeMap::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+            }
+        }
+        let len: usize = headers
+            .get("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; len];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let (status, answer) = handle(state, &method, &target, &headers, body);
+        let text = serde_json::to_vec(&answer).unwrap();
+        let stream = reader.get_mut();
+        let head = format!(
+            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            text.len()
+        );
+        if stream.write_all(head.as_bytes()).is_err() || stream.write_all(&text).is_err() {
+            return;
+        }
+        let _ = stream.flush();
+    }
+}
+
+fn status(code: u16, reason: &str, message: String) -> (u16, Value) {
+    (
+        code,
+        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+               "message": message, "reason": reason, "code": code}),
+    )
+}
+
+fn handle(
+    state: &Mutex<State>,
+    method: &str,
+    target: &str,
+    headers: &BTreeMap<String, String>,
+    body: Vec<u8>,
+) -> (u16, Value) {
+    let mut st = state.lock().unwrap();
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    st.seen.push(Seen {
+        method: method.to_owned(),
+        path: target.to_owned(),
+        content_type: headers.get("content-type").cloned().unwrap_or_default(),
+        body: body.clone(),
+    });
+    if headers.get("authorization").map(String::as_str) != Some(&format!("Bearer {TOKEN}")) {
+        return status(401, "Unauthorized", "Unauthorized".into());
+    }
+    let prefix = format!("/apis/tekton.dev/v1/namespaces/{NAMESPACE}/taskruns/");
+    let Some(name) = path.strip_prefix(&prefix) else {
+        return status(404, "NotFound", format!("the server could not find {path}"));
+    };
+    let verb = match method {
+        "GET" => "get",
+        "PATCH" => "patch",
+        _ => return status(405, "MethodNotAllowed", method.into()),
+    };
+    if st.denied.contains(verb) {
+        return status(
+            403,
+            "Forbidden",
+            format!(
+                "taskruns.tekton.dev \"{name}\" is forbidden: User \"system:serviceaccount:{NAMESPACE}:default\" cannot {verb} resource \"taskruns\" in API group \"tekton.dev\" in the namespace \"{NAMESPACE}\""
+            ),
+        );
+    }
+    let Some(current) = st.taskruns.get(name).cloned() else {
+        return status(
+            404,
+            "NotFound",
+            format!("taskruns.tekton.dev \"{name}\" not found"),
+        );
+    };
+    if verb == "get" {
+        return (200, current);
+    }
+    if headers.get("content-type").map(String::as_str) != Some("application/merge-patch+json") {
+        return status(415, "UnsupportedMediaType", "expected a merge patch".into());
+    }
+    let Ok(patch) = serde_json::from_slice::<Value>(&body) else {
+        return status(400, "BadRequest", "the patch is not JSON".into());
+    };
+    if let Some(uid) = patch.pointer("/metadata/uid")
+        && Some(uid) != current.pointer("/metadata/uid")
+    {
+        return status(
+            409,
+            "Conflict",
+            "Precondition failed: UID in precondition does not match".into(),
+        );
+    }
+    let mut updated = current;
+    merge(&mut updated, &patch);
+    if !query.split('&').any(|q| q == "dryRun=All") {
+        st.taskruns.insert(name.to_owned(), updated.clone());
+    }
+    (200, updated)
+}
+
+/// RFC 7386.
+fn merge(target: &mut Value, patch: &Value) {
+    let Value::Object(p) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = json!({});
+    }
+    let t = target.as_object_mut().unwrap();
+    for (k, v) in p {
+        if v.is_null() {
+            t.remove(k);
+        } else {
+            merge(t.entry(k.clone()).or_insert(Value::Null), v);
+        }
+    }
+}

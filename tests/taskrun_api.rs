@@ -1,0 +1,470 @@
+//! The TaskRun from the Kubernetes API: full provenance, storage `tekton` and format `tekton`,
+//! against a local HTTPS server serving Chains' recorded TaskRun objects
+//! (`../shared/fixtures/chains/pkg/chains/formats/slsa/testdata`).
+//!
+//! The expected payloads are Chains' own unit-test expectations for those objects
+//! (`TestTaskRunCreatePayload1` for slsa/v1 and the v2alpha4 `taskrun1` case), written out as the
+//! JSON Chains emits for them.
+
+mod common;
+
+use std::ffi::OsStr;
+use std::path::Path;
+
+use base64::Engine as _;
+use common::apiserver::{ApiServer, NAMESPACE};
+use common::*;
+use serde_json::{Value, json};
+
+const FIXTURE_UID: &str = "abhhf-12354-asjsdbjs23-3435353n";
+const FIXTURE_NAME: &str = "taskrun-build";
+
+/// A recorded TaskRun as the API server would return it (the fixtures leave out apiVersion,
+/// kind and namespace, and some the UID, which the API always has).
+fn recorded(fx: &Path, rel: &str) -> Value {
+    let text =
+        std::fs::read_to_string(fx.join("chains/pkg/chains/formats/slsa/testdata").join(rel))
+            .unwrap();
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    v["apiVersion"] = "tekton.dev/v1".into();
+    v["kind"] = "TaskRun".into();
+    v["metadata"]["namespace"] = NAMESPACE.into();
+    if v["metadata"]["uid"].is_null() {
+        v["metadata"]["uid"] = FIXTURE_UID.into();
+    }
+    v
+}
+
+/// An empty pod with Chains' e2e cosign key, and the API server serving `object`.
+fn setup(fx: &Path, object: Value) -> (Pod, ApiServer) {
+    let pod = Pod::new();
+    std::fs::create_dir_all(pod.path("steps")).unwrap();
+    let keys = fx.join("chains/test/testdata");
+    pod.secret_from("cosign.key", &keys.join("cosign.key"))
+        .secret_from("cosign.password", &keys.join("cosign.password"));
+    let api = ApiServer::start(&pod.path("api"));
+    api.add_taskrun(FIXTURE_NAME, object);
+    (pod, api)
+}
+
+/// `chainlet attest` in the pod, with the API server's environment.
+fn attest(pod: &Pod, api: &ApiServer, uid: &str, extra: &[&str]) -> std::process::Output {
+    let mut args: Vec<String> = [
+        "attest",
+        "--results-dir",
+        &pod.s("results"),
+        "--steps-dir",
+        &pod.s("steps"),
+        "--signing-secrets",
+        &pod.s("secrets"),
+        "--taskrun-name",
+        FIXTURE_NAME,
+        "--taskrun-uid",
+        uid,
+        "--namespace",
+        NAMESPACE,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let env = api.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    chainlet_env(&refs, &env)
+}
+
+fn file_storage<'a>(pod: &'a Pod, format: &'a str) -> Vec<String> {
+    vec![
+        "--output-dir".into(),
+        pod.s("out"),
+        "--set".into(),
+        "artifacts.taskrun.storage=file".into(),
+        "--set".into(),
+        "artifacts.oci.storage=file".into(),
+        "--set".into(),
+        format!("artifacts.taskrun.format={format}"),
+        "--set".into(),
+        "builder.id=test_builder-1".into(),
+    ]
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn slsa_v1_payload_from_the_api_is_chains_payload_byte_for_byte() {
+    let Some(fx) = fixtures() else { return };
+    let (pod, api) = setup(&fx, recorded(&fx, "pipeline-v1/taskrun1.json"));
+    let args = file_storage(&pod, "slsa/v1");
+    ok(&attest(&pod, &api, FIXTURE_UID, &strs(&args)));
+    let ours =
+        std::fs::read_to_string(pod.path(&format!("out/taskrun-{FIXTURE_UID}/statement.json")))
+            .unwrap();
+    // TestTaskRunCreatePayload1 in Chains' slsa/v1 tests, as protojson writes it.
+    let expected = concat!(
+        r#"{"_type":"https://in-toto.io/Statement/v0.1","subject":[{"name":"gcr.io/my/image","digest":{"sha256":"827521c857fdcd4374f4da5442fbae2edb01e7fbae285c3ec15673d4c1daecb7"}}],"#,
+        r#""predicateType":"https://slsa.dev/provenance/v0.2","predicate":{"buildConfig":{"steps":["#,
+        r#"{"annotations":null,"arguments":null,"entryPoint":"","environment":{"container":"step1","image":"oci://gcr.io/test1/test1@sha256:d4b63d3e24d6eef04a6dc0795cf8a73470688803d97c52cffa3c8d4efd3397b6"}},"#,
+        r#"{"annotations":null,"arguments":null,"entryPoint":"","environment":{"container":"step2","image":"oci://gcr.io/test2/test2@sha256:4d6dd704ef58cb214dd826519929e92a978a57cdee43693006139c0080fd6fac"}},"#,
+        r#"{"annotations":null,"arguments":null,"entryPoint":"","environment":{"container":"step3","image":"oci://gcr.io/test3/test3@sha256:f1a8b8549c179f41e27ff3db0fe1a1793e4b109da46586501a8343637b1d0478"}}]},"#,
+        r#""buildType":"tekton.dev/v1/TaskRun","builder":{"id":"test_builder-1"},"#,
+        r#""invocation":{"configSource":{"digest":{"sha1":"ab123"},"entryPoint":"build.yaml","uri":"github.com/test"},"#,
+        r#""environment":{"labels":{"tekton.dev/pipelineTask":"build"}},"#,
+        r#""parameters":{"CHAINS-GIT_COMMIT":"sha:taskrun","CHAINS-GIT_URL":"https://git.test.com","IMAGE":"test.io/test/image"}},"#,
+        r#""materials":[{"digest":{"sha256":"d4b63d3e24d6eef04a6dc0795cf8a73470688803d97c52cffa3c8d4efd3397b6"},"uri":"oci://gcr.io/test1/test1"},"#,
+        r#"{"digest":{"sha256":"4d6dd704ef58cb214dd826519929e92a978a57cdee43693006139c0080fd6fac"},"uri":"oci://gcr.io/test2/test2"},"#,
+        r#"{"digest":{"sha256":"f1a8b8549c179f41e27ff3db0fe1a1793e4b109da46586501a8343637b1d0478"},"uri":"oci://gcr.io/test3/test3"},"#,
+        r#"{"digest":{"sha1":"sha:taskrun"},"uri":"git+https://git.test.com.git"}],"#,
+        r#""metadata":{"buildFinishedOn":"2021-03-29T09:50:15Z","buildStartedOn":"2021-03-29T09:50:00Z","#,
+        r#""completeness":{"environment":false,"materials":false,"parameters":false},"reproducible":false}}}"#
+    );
+    assert_eq!(ours, expected);
+    let seen = api.seen();
+    assert_eq!(seen.len(), 1, "one GET: {seen:?}");
+    assert_eq!(
+        seen[0].path,
+        format!("/apis/tekton.dev/v1/namespaces/{NAMESPACE}/taskruns/{FIXTURE_NAME}")
+    );
+}
+
+#[test]
+fn slsa_v2alpha4_payload_from_the_api_is_chains_payload() {
+    let Some(fx) = fixtures() else { return };
+    let (pod, api) = setup(&fx, recorded(&fx, "slsa-v2alpha4/taskrun1.json"));
+    let mut args = file_storage(&pod, "slsa/v2alpha4");
+    let digest_file = pod.s("statement-digest");
+    let subjects_file = pod.s("subjects");
+    args.extend([
+        "--write-result".into(),
+        format!("statement-digest={digest_file}"),
+        "--write-result".into(),
+        format!("subjects={subjects_file}"),
+    ]);
+    ok(&attest(&pod, &api, FIXTURE_UID, &strs(&args)));
+    let bytes =
+        std::fs::read(pod.path(&format!("out/taskrun-{FIXTURE_UID}/statement.json"))).unwrap();
+    let ours: Value = serde_json::from_slice(&bytes).unwrap();
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let expected = json!({
+      "_type": "https://in-toto.io/Statement/v1",
+      "subject": [
+        {"name": "gcr.io/my/image/fromstep3", "digest": {"sha256": "827521c857fdcd4374f4da5442fbae2edb01e7fbae285c3ec15673d4c1daecb7"}},
+        {"name": "gcr.io/my/image", "digest": {"sha256": "d31cc8328054de2bd93735f9cbf0ccfb6e0ee8f4c4225da7d8f8cb3900eaf466"}}
+      ],
+      "predicateType": "https://slsa.dev/provenance/v1",
+      "predicate": {
+        "buildDefinition": {
+          "buildType": "https://tekton.dev/chains/v2/slsa",
+          "externalParameters": {"runSpec": {
+            "params": [{"name": "IMAGE", "value": "test.io/test/image"},
+                       {"name": "CHAINS-GIT_COMMIT", "value": "taskrun"},
+                       {"name": "CHAINS-GIT_URL", "value": "https://git.test.com"}],
+            "serviceAccountName": "default",
+            "taskRef": {"kind": "Task", "name": "build"}}},
+          "internalParameters": {"tekton-pipelines-feature-flags":
+            {"enableAPIFields": "beta", "resultExtractionMethod": "termination-message"}},
+          "resolvedDependencies": [
+            {"digest": {"sha1": "ab123"}, "name": "task", "uri": "git+https://github.com/test"},
+            {"digest": {"sha256": "d4b63d3e24d6eef04a6dc0795cf8a73470688803d97c52cffa3c8d4efd3397b6"}, "uri": "oci://gcr.io/test1/test1"},
+            {"digest": {"sha256": "4d6dd704ef58cb214dd826519929e92a978a57cdee43693006139c0080fd6fac"}, "uri": "oci://gcr.io/test2/test2"},
+            {"digest": {"sha256": "f1a8b8549c179f41e27ff3db0fe1a1793e4b109da46586501a8343637b1d0478"}, "uri": "oci://gcr.io/test3/test3"},
+            {"digest": {"sha1": "taskrun"}, "name": "inputs/result", "uri": "git+https://git.test.com.git"}
+          ]
+        },
+        "runDetails": {
+          "builder": {"id": "test_builder-1"},
+          "byproducts": [
+            {"content": b64("\"result-value\""), "mediaType": "application/json",
+             "name": "stepResults/taskrun-build/step1_result1"},
+            {"content": b64(r#"{"digest":"sha256:827521c857fdcd4374f4da5442fbae2edb01e7fbae285c3ec15673d4c1daecb7","uri":"gcr.io/my/image/fromstep2"}"#),
+             "mediaType": "application/json",
+             "name": "stepResults/taskrun-build/step1_result1-ARTIFACT_OUTPUTS"}
+          ],
+          "metadata": {"finishedOn": "2021-03-29T09:50:15Z",
+                       "invocationId": FIXTURE_UID,
+                       "startedOn": "2021-03-29T09:50:00Z"}
+        }
+      }
+    });
+    assert_eq!(ours, expected);
+
+    // The step's results: the digest of exactly the signed bytes, and the subjects.
+    let digest = std::fs::read_to_string(&digest_file).unwrap();
+    assert_eq!(digest, format!("sha256:{}", sha256_hex(&bytes)));
+    let subjects: Vec<String> =
+        serde_json::from_str(&std::fs::read_to_string(&subjects_file).unwrap()).unwrap();
+    assert_eq!(
+        subjects,
+        [
+            "gcr.io/my/image/fromstep3@sha256:827521c857fdcd4374f4da5442fbae2edb01e7fbae285c3ec15673d4c1daecb7",
+            "gcr.io/my/image@sha256:d31cc8328054de2bd93735f9cbf0ccfb6e0ee8f4c4225da7d8f8cb3900eaf466"
+        ]
+    );
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write as _;
+            c.stdin.take().unwrap().write_all(bytes)?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()[..64].to_owned()
+}
+
+fn annotations(api: &ApiServer) -> serde_json::Map<String, Value> {
+    api.taskrun(FIXTURE_NAME)["metadata"]["annotations"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn decode(v: &Value) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(v.as_str().unwrap())
+        .unwrap()
+}
+
+#[test]
+fn storage_tekton_annotations_verify_with_cosign_as_chains_docs_say() {
+    let Some(fx) = fixtures() else { return };
+    let (pod, api) = setup(&fx, recorded(&fx, "pipeline-v1/taskrun1.json"));
+    ok(&attest(
+        &pod,
+        &api,
+        FIXTURE_UID,
+        &[
+            "--set",
+            "artifacts.taskrun.storage=tekton",
+            "--set",
+            "artifacts.taskrun.format=slsa/v1",
+            "--set",
+            "artifacts.oci.storage=tekton",
+        ],
+    ));
+    let ann = annotations(&api);
+    let key = format!("taskrun-{FIXTURE_UID}");
+    assert_eq!(ann["chains.tekton.dev/signed"], "true");
+    for part in ["cert", "chain"] {
+        assert_eq!(ann[&format!("chains.tekton.dev/{part}-{key}")], "");
+    }
+    // The image signature under the digest's first 12 hex characters, as Chains keys it.
+    let image_sig = decode(&ann["chains.tekton.dev/signature-827521c857fd"]);
+    let image_payload = decode(&ann["chains.tekton.dev/payload-827521c857fd"]);
+    let payload: Value = serde_json::from_slice(&image_payload).unwrap();
+    assert_eq!(
+        payload["critical"]["identity"]["docker-reference"],
+        "gcr.io/my/image"
+    );
+
+    // The verification flow of Chains' docs, with the real cosign.
+    let sig = pod.path("sig");
+    std::fs::write(
+        &sig,
+        decode(&ann[&format!("chains.tekton.dev/signature-{key}")]),
+    )
+    .unwrap();
+    let pubkey = fx.join("chains/test/testdata/cosign.pub");
+    let (verified, out) = cosign_run(
+        &[
+            OsStr::new("verify-blob-attestation"),
+            OsStr::new("--insecure-ignore-tlog"),
+            OsStr::new("--key"),
+            pubkey.as_os_str(),
+            OsStr::new("--signature"),
+            sig.as_os_str(),
+            OsStr::new("--type"),
+            OsStr::new("slsaprovenance"),
+            OsStr::new("--check-claims=false"),
+            OsStr::new("/dev/null"),
+        ],
+        &[],
+    );
+    assert!(verified && out.contains("Verified OK"), "{out}");
+    // The payload annotation is the statement inside the envelope.
+    let envelope: Value = serde_json::from_slice(&std::fs::read(&sig).unwrap()).unwrap();
+    assert_eq!(
+        decode(&envelope["payload"]),
+        decode(&ann[&format!("chains.tekton.dev/payload-{key}")])
+    );
+    // And the image signature verifies over its payload.
+    let (sig_file, payload_file) = (pod.path("image.sig"), pod.path("image.payload"));
+    std::fs::write(
+        &sig_file,
+        base64::engine::general_purpose::STANDARD.encode(&image_sig),
+    )
+    .unwrap();
+    std::fs::write(&payload_file, &image_payload).unwrap();
+    let (verified, out) = cosign_verify_blob(&pubkey, &sig_file, &payload_file);
+    assert!(verified, "{out}");
+
+    // One dry run, then one real patch with every annotation and `signed` together.
+    let patches: Vec<_> = api
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == "PATCH")
+        .collect();
+    assert_eq!(patches.len(), 2, "{patches:?}");
+    assert!(patches[0].path.ends_with("?dryRun=All"));
+    assert_eq!(patches[1].content_type, "application/merge-patch+json");
+    let body: Value = serde_json::from_slice(&patches[1].body).unwrap();
+    assert_eq!(body["metadata"]["uid"], FIXTURE_UID);
+    assert_eq!(
+        body["metadata"]["annotations"]["chains.tekton.dev/signed"],
+        "true"
+    );
+}
+
+#[test]
+fn format_tekton_signs_the_status_as_the_api_returned_it() {
+    let Some(fx) = fixtures() else { return };
+    let object = recorded(&fx, "slsa-v2alpha4/taskrun1.json");
+    let (pod, api) = setup(&fx, object.clone());
+    ok(&attest(
+        &pod,
+        &api,
+        FIXTURE_UID,
+        &[
+            "--set",
+            "artifacts.taskrun.storage=tekton",
+            "--set",
+            "artifacts.taskrun.format=tekton",
+            "--set",
+            "artifacts.oci.signer=none",
+        ],
+    ));
+    let ann = annotations(&api);
+    let key = format!("taskrun-{FIXTURE_UID}");
+    let payload = decode(&ann[&format!("chains.tekton.dev/payload-{key}")]);
+    let status: Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(status, object["status"]);
+    let (sig_file, payload_file) = (pod.path("sig"), pod.path("payload"));
+    std::fs::write(
+        &sig_file,
+        base64::engine::general_purpose::STANDARD
+            .encode(decode(&ann[&format!("chains.tekton.dev/signature-{key}")])),
+    )
+    .unwrap();
+    std::fs::write(&payload_file, &payload).unwrap();
+    let (verified, out) = cosign_verify_blob(
+        &fx.join("chains/test/testdata/cosign.pub"),
+        &sig_file,
+        &payload_file,
+    );
+    assert!(verified, "{out}");
+    assert_eq!(ann["chains.tekton.dev/signed"], "true");
+}
+
+#[test]
+fn without_patch_permission_the_error_names_it_and_nothing_is_written() {
+    let Some(fx) = fixtures() else { return };
+    let (pod, api) = setup(&fx, recorded(&fx, "pipeline-v1/taskrun1.json"));
+    api.deny("patch");
+    let out = attest(
+        &pod,
+        &api,
+        FIXTURE_UID,
+        &[
+            "--output-dir",
+            &pod.s("out"),
+            "--set",
+            "artifacts.taskrun.storage=tekton,file",
+            "--set",
+            "artifacts.oci.storage=tekton",
+        ],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    for word in ["may not patch", "taskruns.tekton.dev", NAMESPACE, "Role"] {
+        assert!(err.contains(word), "{word:?} missing: {err}");
+    }
+    assert!(!pod.path("out").exists(), "storage file must not have run");
+    assert!(annotations(&api).is_empty());
+}
+
+#[test]
+fn a_failed_backend_marks_the_taskrun_failed_and_never_signed() {
+    let Some(fx) = fixtures() else { return };
+    let (pod, api) = setup(&fx, recorded(&fx, "pipeline-v1/taskrun1.json"));
+    // Nothing listens on port 1: storage oci fails after its retries.
+    let out = attest(
+        &pod,
+        &api,
+        FIXTURE_UID,
+        &[
+            "--registry-timeout",
+            "1",
+            "--set",
+            "artifacts.taskrun.storage=oci,tekton",
+            "--set",
+            "storage.oci.repository=127.0.0.1:1/signatures",
+            "--set",
+            "storage.oci.repository.insecure=true",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let ann = annotations(&api);
+    assert_eq!(ann["chains.tekton.dev/signed"], "failed");
+    assert!(
+        ann["chainlet.dev/failure"]
+            .as_str()
+            .unwrap()
+            .contains("storage oci"),
+        "{ann:?}"
+    );
+    assert!(
+        !ann.keys().any(|k| k.contains("payload-")),
+        "no payload may be stored after a failure: {ann:?}"
+    );
+}
+
+#[test]
+fn reading_the_taskrun_refused_is_a_warning_in_auto_mode_and_an_error_when_required() {
+    let Some(fx) = fixtures() else { return };
+    let (pod, api) = setup(&fx, recorded(&fx, "pipeline-v1/taskrun1.json"));
+    api.deny("get");
+    let args = file_storage(&pod, "slsa/v1");
+    let out = attest(&pod, &api, FIXTURE_UID, &strs(&args));
+    ok(&out);
+    assert!(stderr(&out).contains("may not get"), "{}", stderr(&out));
+    let statement: Value = serde_json::from_slice(
+        &std::fs::read(pod.path(&format!("out/taskrun-{FIXTURE_UID}/statement.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(statement["predicate"]["buildConfig"]["steps"], json!([]));
+
+    std::fs::remove_dir_all(pod.path("out")).unwrap();
+    let mut args = args;
+    args.extend(["--taskrun-api".into(), "on".into()]);
+    let out = attest(&pod, &api, FIXTURE_UID, &strs(&args));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("may not get"), "{}", stderr(&out));
+    assert!(!pod.path("out").exists());
+}
+
+#[test]
+fn a_taskrun_with_another_uid_is_refused() {
+    let Some(fx) = fixtures() else { return };
+    let (pod, api) = setup(&fx, recorded(&fx, "pipeline-v1/taskrun1.json"));
+    let args = file_storage(&pod, "slsa/v1");
+    let out = attest(
+        &pod,
+        &api,
+        "11111111-2222-3333-4444-555555555555",
+        &strs(&args),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("another run took the name"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!pod.path("out").exists());
+}
