@@ -264,7 +264,8 @@ fn resolve_config(args: &AttestArgs) -> Result<Config, Failure> {
         None if default_dir.is_dir() => Some(default_dir.to_owned()),
         None => None,
     };
-    let mut config = Config::load(config_dir.as_deref(), &args.sets).map_err(Failure::usage)?;
+    let mut config = Config::load_with(config_dir.as_deref(), &args.overrides, &args.sets)
+        .map_err(Failure::usage)?;
     if args.output_dir.is_some() {
         config.add_file_storage();
     }
@@ -568,7 +569,12 @@ fn backend(
             };
             // As in Chains (go-containerregistry's name.Insecure), `insecure` lets the
             // repository's registry be reached over plain HTTP.
-            let mut insecure_registries = args.insecure_registries.clone();
+            let mut insecure_registries: Vec<String> = args
+                .insecure_registries
+                .iter()
+                .map(|r| r.trim().to_owned())
+                .filter(|r| !r.is_empty())
+                .collect();
             if config.get("storage.oci.repository.insecure") == "true" {
                 let r = repository.as_ref().ok_or_else(|| {
                     Failure::usage(

@@ -67,7 +67,8 @@ Examples:
   chainlet attest --print-config --set artifacts.taskrun.format=slsa/v1
 
 Config keys are Chains' chains-config keys (see README). Sources, later wins: defaults <
---config-dir files < --set.";
+--config-dir files < --override (empty values skipped) < --set. An empty CHAINLET_*
+variable counts as unset.";
 
 #[derive(Debug, Args)]
 pub struct AttestArgs {
@@ -98,6 +99,17 @@ pub struct AttestArgs {
         hide_env_values = true
     )]
     pub sets: Vec<String>,
+    /// Like --set, but an empty VALUE means "not given", so the config directory's value
+    /// stays: for Tekton params whose empty default should not hide the chains-config
+    /// ConfigMap. Between the config directory and --set. In the environment, one per line.
+    #[arg(
+        long = "override",
+        value_name = "KEY=VALUE",
+        env = "CHAINLET_OVERRIDES",
+        value_delimiter = '\n',
+        hide_env_values = true
+    )]
+    pub overrides: Vec<String>,
     /// Directory for storage `file`; also adds `file` to every artifact type's storage.
     #[arg(long, env = "CHAINLET_OUTPUT_DIR")]
     pub output_dir: Option<PathBuf>,

@@ -18,6 +18,8 @@ pub use keys::{KEYS, Kind};
 pub enum Source {
     Default,
     ConfigDir(PathBuf),
+    /// `--override` (a Tekton param with a value).
+    Override,
     Flag,
 }
 
@@ -26,6 +28,7 @@ impl fmt::Display for Source {
         match self {
             Source::Default => f.write_str("default"),
             Source::ConfigDir(p) => write!(f, "{}", p.display()),
+            Source::Override => f.write_str("--override"),
             Source::Flag => f.write_str("--set"),
         }
     }
@@ -55,8 +58,8 @@ pub enum ConfigError {
     },
     #[error("{path}: {problem}")]
     ConfigFile { path: PathBuf, problem: String },
-    #[error("--set {0:?}: expected KEY=VALUE")]
-    BadSet(String),
+    #[error("{flag} {given:?}: expected KEY=VALUE")]
+    BadSet { flag: &'static str, given: String },
     #[error("{path}: cannot read the config directory: {source}")]
     ConfigDir {
         path: PathBuf,
@@ -100,6 +103,17 @@ pub struct Config {
 impl Config {
     /// Resolves defaults < files in `config_dir` < `sets`, validating every value.
     pub fn load(config_dir: Option<&Path>, sets: &[String]) -> Result<Self, ConfigError> {
+        Self::load_with(config_dir, &[], sets)
+    }
+
+    /// [`Config::load`] with `--override` values between the config directory and `--set`:
+    /// like `--set`, except that an empty value means "not given" (a Tekton param left at
+    /// its empty default), so the config directory's value stays.
+    pub fn load_with(
+        config_dir: Option<&Path>,
+        overrides: &[String],
+        sets: &[String],
+    ) -> Result<Self, ConfigError> {
         let mut settings: BTreeMap<&'static str, Setting> = KEYS
             .iter()
             .map(|k| {
@@ -131,11 +145,18 @@ impl Config {
                 );
             }
         }
-        for set in sets {
-            let (name, value) = set
-                .split_once('=')
-                .ok_or_else(|| ConfigError::BadSet(set.clone()))?;
-            let origin = format!("--set {name}");
+        let given = overrides
+            .iter()
+            .filter(|o| o.split_once('=').is_none_or(|(_, v)| !v.trim().is_empty()))
+            .map(|o| (o, "--override", Source::Override))
+            .chain(sets.iter().map(|s| (s, "--set", Source::Flag)));
+        // Blank entries are skipped: the environment form is one KEY=VALUE per line.
+        for (set, flag, source) in given.filter(|(s, _, _)| !s.trim().is_empty()) {
+            let (name, value) = set.split_once('=').ok_or_else(|| ConfigError::BadSet {
+                flag,
+                given: set.clone(),
+            })?;
+            let origin = format!("{flag} {name}");
             let key = keys::find(name.trim()).ok_or_else(|| ConfigError::UnknownKey {
                 key: name.to_owned(),
                 origin: origin.clone(),
@@ -145,7 +166,7 @@ impl Config {
                 key.name,
                 Setting {
                     value,
-                    source: Source::Flag,
+                    source,
                     added_file: false,
                 },
             );

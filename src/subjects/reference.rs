@@ -110,6 +110,20 @@ fn split_registry(base: &str) -> Result<(String, String), String> {
     {
         return Err(format!("invalid registry {registry:?}"));
     }
+    // A `:` in the registry starts a port, which go-containerregistry parses as a URL's: digits
+    // only (`pkg:generic/x` is no image).
+    let port = match registry.rsplit_once(']') {
+        Some((_, after)) => after.strip_prefix(':'),
+        None if registry.starts_with('[') => return Err(format!("invalid registry {registry:?}")),
+        None => registry.split_once(':').map(|(_, p)| p),
+    };
+    if let Some(port) = port
+        && (port.is_empty() || !port.bytes().all(|c| c.is_ascii_digit()))
+    {
+        return Err(format!(
+            "invalid registry {registry:?}: the port is not a number"
+        ));
+    }
     // go-containerregistry v0.21 (the version Chains uses) wants 2 to 255 characters.
     if repo.len() < 2
         || repo.len() > 255
@@ -172,6 +186,8 @@ mod tests {
             "gcr.io/foo".to_string(),
             format!("gcr.io/foo:@sha256:{H}"),
             format!("gcr.io/a@sha256:{H}"),
+            format!("pkg:generic/hello@sha256:{H}"),
+            format!("host:/ab@sha256:{H}"),
         ] {
             assert!(ImageRef::parse(&bad).is_err(), "{bad}");
         }
