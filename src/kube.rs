@@ -23,17 +23,22 @@ pub enum KubeError {
     Setup(String),
     /// 401/403: the service account may not do this.
     #[error(
-        "the service account may not {verb} taskruns.tekton.dev {name:?} in namespace {namespace:?} ({status}: {message}); grant it with a Role allowing {verb:?} on taskruns (see tasks/rbac.yaml)"
+        "the service account may not {verb} {resource}.tekton.dev {name:?} in namespace {namespace:?} ({status}: {message}); grant it with a Role allowing {verb:?} on {resource} (see tasks/rbac.yaml)"
     )]
     Forbidden {
         verb: &'static str,
+        resource: &'static str,
         name: String,
         namespace: String,
         status: u16,
         message: String,
     },
-    #[error("TaskRun {name:?} not found in namespace {namespace:?}")]
-    NotFound { name: String, namespace: String },
+    #[error("{kind} {name:?} not found in namespace {namespace:?}")]
+    NotFound {
+        kind: &'static str,
+        name: String,
+        namespace: String,
+    },
     #[error("{op}: the API server answered {status}: {message}")]
     Status {
         op: String,
@@ -49,6 +54,21 @@ impl KubeError {
         matches!(self, KubeError::Forbidden { .. })
     }
 }
+
+#[derive(Debug, Clone, Copy)]
+struct Resource {
+    kind: &'static str,
+    plural: &'static str,
+}
+
+const TASKRUNS: Resource = Resource {
+    kind: "TaskRun",
+    plural: "taskruns",
+};
+const PIPELINERUNS: Resource = Resource {
+    kind: "PipelineRun",
+    plural: "pipelineruns",
+};
 
 /// An in-cluster API client for one namespace.
 pub struct Kube {
@@ -152,20 +172,29 @@ impl Kube {
         &self.namespace
     }
 
-    fn taskrun_url(&self, name: &str) -> String {
+    fn url(&self, resource: &str, name: &str) -> String {
         format!(
-            "{}/apis/tekton.dev/v1/namespaces/{}/taskruns/{}",
-            self.base, self.namespace, name
+            "{}/apis/tekton.dev/v1/namespaces/{}/{resource}/{name}",
+            self.base, self.namespace
         )
     }
 
     /// GETs the TaskRun (`tekton.dev/v1`) as the API server returns it.
     pub fn get_taskrun(&self, name: &str) -> Result<Vec<u8>, KubeError> {
-        let op = format!("GET TaskRun {}/{name}", self.namespace);
-        let (status, body) = self.send("GET", &self.taskrun_url(name), None, &op)?;
+        self.get(TASKRUNS, name)
+    }
+
+    /// GETs the PipelineRun (`tekton.dev/v1`) as the API server returns it.
+    pub fn get_pipelinerun(&self, name: &str) -> Result<Vec<u8>, KubeError> {
+        self.get(PIPELINERUNS, name)
+    }
+
+    fn get(&self, resource: Resource, name: &str) -> Result<Vec<u8>, KubeError> {
+        let op = format!("GET {} {}/{name}", resource.kind, self.namespace);
+        let (status, body) = self.send("GET", &self.url(resource.plural, name), None, &op)?;
         match status {
             200 => Ok(body),
-            _ => Err(self.error(status, &body, "get", name, op)),
+            _ => Err(self.error(status, &body, "get", resource, name, op)),
         }
     }
 
@@ -187,14 +216,14 @@ impl Kube {
         );
         let patch = serde_json::json!({"metadata": {"uid": uid, "annotations": annotations}});
         let body = serde_json::to_vec(&patch).expect("a JSON value serialises");
-        let mut url = self.taskrun_url(name);
+        let mut url = self.url(TASKRUNS.plural, name);
         if dry_run {
             url.push_str("?dryRun=All");
         }
         let (status, answer) = self.send("PATCH", &url, Some(&body), &op)?;
         match status {
             200 | 201 => Ok(()),
-            _ => Err(self.error(status, &answer, "patch", name, op)),
+            _ => Err(self.error(status, &answer, "patch", TASKRUNS, name, op)),
         }
     }
 
@@ -203,6 +232,7 @@ impl Kube {
         status: u16,
         body: &[u8],
         verb: &'static str,
+        resource: Resource,
         name: &str,
         op: String,
     ) -> KubeError {
@@ -210,12 +240,14 @@ impl Kube {
         match status {
             401 | 403 => KubeError::Forbidden {
                 verb,
+                resource: resource.plural,
                 name: name.to_owned(),
                 namespace: self.namespace.clone(),
                 status,
                 message,
             },
             404 => KubeError::NotFound {
+                kind: resource.kind,
                 name: name.to_owned(),
                 namespace: self.namespace.clone(),
             },
