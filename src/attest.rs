@@ -12,12 +12,15 @@ use crate::collect::{self, RunContext, RunRecord};
 use crate::config::{ArtifactType, Config};
 use crate::formats::{self, Format};
 use crate::kube::Kube;
+use crate::kube::RunKind;
 use crate::signing::{self, Signer, dsse};
 use crate::storage::file::FileBackend;
 use crate::storage::oci::OciBackend;
-use crate::storage::tekton::{self, TektonBackend};
+use crate::storage::tekton::{self, Target, TektonBackend};
 use crate::storage::{Attestation, Backend, Batch, ImageSignature, Signed};
 use crate::subjects::{self, Strictness};
+
+mod pipelinerun;
 
 const DEFAULT_CONFIG_DIR: &str = "/etc/chains-config";
 
@@ -29,6 +32,9 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
     }
     check_config(&config, args)?;
     let results_out = parse_write_results(&args.write_results)?;
+    if args.pipelinerun {
+        return pipelinerun::run(args, &config, &results_out);
+    }
     let format = Format::from_config(config.format(ArtifactType::TaskRun))
         .expect("config validated the format");
     let tekton_storage = [ArtifactType::TaskRun, ArtifactType::Oci]
@@ -36,7 +42,10 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
         .any(|t| config.enabled(*t) && config.storage(*t).iter().any(|s| s == "tekton"));
     let needs_api =
         tekton_storage || (config.enabled(ArtifactType::TaskRun) && format == Format::Tekton);
-    let kube = kube_client(args, needs_api)?;
+    let kube = kube_client(
+        args,
+        needs_api.then_some("storage or format tekton needs the Kubernetes API"),
+    )?;
     let run = collect_run(args, kube.as_deref(), needs_api)?;
     let strictness = if args.skip_invalid_hints {
         Strictness::Lenient
@@ -55,12 +64,17 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
     }
     // Decrypting a cosign key takes about 100 ms of one core; meanwhile the backends read what
     // they will append to.
-    let backends = backends(&config, args, kube.as_ref())?;
+    let target = Target {
+        kind: RunKind::TaskRun,
+        name: run.context.taskrun_name.clone(),
+        uid: run.context.taskrun_uid.clone(),
+    };
+    let backends = backends(&config, args, kube.as_ref(), &target, ArtifactType::TaskRun)?;
     let att_images = image_subjects(&artifacts.subjects);
     let signer = std::thread::scope(|s| {
         let key = s.spawn(|| signing::load_from_secrets(&args.signing_secrets));
         for (name, backend) in &backends {
-            let (sig, att) = batch_lists(&config, name);
+            let (sig, att) = batch_lists(&config, name, ArtifactType::TaskRun);
             backend.warm_up(
                 if sig && oci_on {
                     &artifacts.images
@@ -79,6 +93,7 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
         let opts = formats::Options {
             builder_id: config.get("builder.id").to_owned(),
             build_type: config.get("builddefinition.buildtype").to_owned(),
+            deep_inspection: false,
         };
         let statement = formats::payload(format, &opts, &run, &artifacts).map_err(Failure::run)?;
         let signed = if format.wraps() {
@@ -87,7 +102,7 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
             Signed::Raw(signer.sign(&statement))
         };
         Some(Attestation {
-            taskrun_uid: run.context.taskrun_uid.clone(),
+            key: format!("taskrun-{}", run.context.taskrun_uid),
             images: att_images.clone(),
             predicate_type: format.predicate_type(),
             statement,
@@ -114,21 +129,15 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
         Vec::new()
     };
 
-    let stored = store(&config, &backends, attestation.as_ref(), &signatures);
-    if let Err((failed, failure)) = stored {
-        // The TaskRun says why, as Chains marks a run it gave up on; never "true" after this.
-        // (Not when the TaskRun's own patch is what failed.)
-        if tekton_storage
-            && failed != "tekton"
-            && let Some(kube) = &kube
-        {
-            let (name, uid) = (&run.context.taskrun_name, &run.context.taskrun_uid);
-            if let Err(e) = tekton::mark_failed(kube, name, uid, &failure.message) {
-                tracing::warn!("could not mark the TaskRun as failed: {e}");
-            }
-        }
-        return Err(failure);
-    }
+    store_or_mark_failed(
+        &config,
+        &backends,
+        ArtifactType::TaskRun,
+        attestation.as_ref(),
+        &signatures,
+        tekton_storage.then_some(()).and(kube.as_deref()),
+        &target,
+    )?;
     tracing::info!(
         images = artifacts.images.len(),
         attestation = attestation.is_some(),
@@ -190,20 +199,17 @@ fn write_results(
     Ok(())
 }
 
-/// The Kubernetes API client, as `--taskrun-api` and the config ask.
-fn kube_client(args: &AttestArgs, needs_api: bool) -> Result<Option<Arc<Kube>>, Failure> {
+/// The Kubernetes API client, as `--taskrun-api` and the config ask. `needed_for` names what
+/// requires it, if anything does.
+fn kube_client(args: &AttestArgs, needed_for: Option<&str>) -> Result<Option<Arc<Kube>>, Failure> {
     if args.taskrun_api == TaskRunApi::Off {
         return Ok(None);
     }
     let timeout = std::time::Duration::from_secs(args.registry_timeout.max(1));
     match Kube::in_cluster(&args.serviceaccount_dir, &args.namespace, timeout) {
         Ok(Some(k)) => Ok(Some(Arc::new(k))),
-        Ok(None) if args.taskrun_api == TaskRunApi::On || needs_api => {
-            let why = if needs_api {
-                "storage or format tekton needs the Kubernetes API"
-            } else {
-                "--taskrun-api on"
-            };
+        Ok(None) if args.taskrun_api == TaskRunApi::On || needed_for.is_some() => {
+            let why = needed_for.unwrap_or("--taskrun-api on");
             Err(Failure::usage(format!(
                 "{why}, but this pod has no API access: KUBERNETES_SERVICE_HOST is unset or there \
                  is no service-account token at {} (automountServiceAccountToken: false?)",
@@ -241,20 +247,37 @@ fn fetch_taskrun(
             args.taskrun_name
         ))
     })?;
-    if api.uid != args.taskrun_uid {
-        return Err(Failure::run(format!(
-            "TaskRun {}/{} has UID {:?} in the API, not --taskrun-uid {:?}: another run took the name",
-            kube.namespace(),
-            args.taskrun_name,
-            api.uid,
-            args.taskrun_uid
-        )));
-    }
+    same_uid(
+        "TaskRun",
+        kube,
+        &args.taskrun_name,
+        &api.uid,
+        "--taskrun-uid",
+        &args.taskrun_uid,
+    )?;
     tracing::info!(
         steps = api.steps.len(),
         "read the TaskRun from the Kubernetes API"
     );
     Ok(Some(api))
+}
+
+/// The run read from the API must be the one this step belongs to: a name can be reused.
+fn same_uid(
+    kind: &str,
+    kube: &Kube,
+    name: &str,
+    found: &str,
+    flag: &str,
+    given: &str,
+) -> Result<(), Failure> {
+    if found == given {
+        return Ok(());
+    }
+    Err(Failure::run(format!(
+        "{kind} {}/{name} has UID {found:?} in the API, not {flag} {given:?}: another run took the name",
+        kube.namespace()
+    )))
 }
 
 fn resolve_config(args: &AttestArgs) -> Result<Config, Failure> {
@@ -274,8 +297,12 @@ fn resolve_config(args: &AttestArgs) -> Result<Config, Failure> {
 
 /// Refuses what this run cannot do: Chains values not supported yet, `file` without a folder.
 fn check_config(config: &Config, args: &AttestArgs) -> Result<(), Failure> {
-    let types = [ArtifactType::TaskRun, ArtifactType::Oci];
-    config.check_supported(&types).map_err(Failure::usage)?;
+    let types: &[ArtifactType] = if args.pipelinerun {
+        &[ArtifactType::PipelineRun]
+    } else {
+        &[ArtifactType::TaskRun, ArtifactType::Oci]
+    };
+    config.check_supported(types).map_err(Failure::usage)?;
     if args.output_dir.is_none()
         && types
             .iter()
@@ -465,10 +492,35 @@ fn image_subjects(subjects: &[crate::subjects::Artifact]) -> Vec<crate::subjects
 /// The configured backends with their config names.
 type Backends = Vec<(String, Box<dyn Backend>)>;
 
-/// Whether a backend stores (image signatures, TaskRun attestations).
-fn batch_lists(config: &Config, name: &str) -> (bool, bool) {
+/// Whether a backend stores (image signatures, attestations of `att_type`).
+fn batch_lists(config: &Config, name: &str, att_type: ArtifactType) -> (bool, bool) {
     let has = |t| config.enabled(t) && config.storage(t).iter().any(|n| n == name);
-    (has(ArtifactType::Oci), has(ArtifactType::TaskRun))
+    let signatures = att_type == ArtifactType::TaskRun && has(ArtifactType::Oci);
+    (signatures, has(att_type))
+}
+
+/// Stores; when that fails and storage `tekton` is on, the run says why, as Chains marks a
+/// run it gave up on: never "true" after a failure (and no mark when the run's own patch is
+/// what failed).
+fn store_or_mark_failed(
+    config: &Config,
+    backends: &Backends,
+    att_type: ArtifactType,
+    attestation: Option<&Attestation>,
+    signatures: &[ImageSignature],
+    tekton: Option<&Kube>,
+    target: &Target,
+) -> Result<(), Failure> {
+    let Err((failed, failure)) = store(config, backends, att_type, attestation, signatures) else {
+        return Ok(());
+    };
+    if failed != "tekton"
+        && let Some(kube) = tekton
+        && let Err(e) = tekton::mark_failed(kube, target, &failure.message)
+    {
+        tracing::warn!("could not mark the run as failed: {e}");
+    }
+    Err(failure)
 }
 
 /// Every backend the enabled artifact types list: remote ones first, then `file` (the local
@@ -478,9 +530,16 @@ fn backends(
     config: &Config,
     args: &AttestArgs,
     kube: Option<&Arc<Kube>>,
+    target: &Target,
+    att_type: ArtifactType,
 ) -> Result<Backends, Failure> {
     let mut names: Vec<String> = Vec::new();
-    for t in [ArtifactType::TaskRun, ArtifactType::Oci] {
+    let types: &[ArtifactType] = if att_type == ArtifactType::TaskRun {
+        &[ArtifactType::TaskRun, ArtifactType::Oci]
+    } else {
+        &[att_type]
+    };
+    for &t in types {
         if config.enabled(t) {
             names.extend(config.storage(t));
         }
@@ -489,7 +548,7 @@ fn backends(
     names.dedup();
     names
         .into_iter()
-        .map(|n| backend(&n, config, args, kube).map(|b| (n, b)))
+        .map(|n| backend(&n, config, args, kube, target).map(|b| (n, b)))
         .collect()
 }
 
@@ -498,13 +557,14 @@ fn backends(
 fn store(
     config: &Config,
     backends: &Backends,
+    att_type: ArtifactType,
     attestation: Option<&Attestation>,
     signatures: &[ImageSignature],
 ) -> Result<(), (&'static str, Failure)> {
     let batches: Vec<(&dyn Backend, Batch)> = backends
         .iter()
         .map(|(name, backend)| {
-            let (sig, att) = batch_lists(config, name);
+            let (sig, att) = batch_lists(config, name, att_type);
             let batch = Batch {
                 attestation: attestation.filter(|_| att),
                 images: if sig {
@@ -538,15 +598,12 @@ fn backend(
     config: &Config,
     args: &AttestArgs,
     kube: Option<&Arc<Kube>>,
+    target: &Target,
 ) -> Result<Box<dyn Backend>, Failure> {
     match name {
         "tekton" => {
             let kube = kube.expect("storage tekton fails at start-up without API access");
-            Ok(Box::new(TektonBackend::new(
-                kube.clone(),
-                args.taskrun_name.clone(),
-                args.taskrun_uid.clone(),
-            )))
+            Ok(Box::new(TektonBackend::new(kube.clone(), target.clone())))
         }
         "file" => {
             Ok(Box::new(FileBackend::new(args.output_dir.clone().expect(

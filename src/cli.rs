@@ -126,13 +126,28 @@ pub struct AttestArgs {
     /// The Task's name: $(context.task.name). Not in payloads yet.
     #[arg(long, default_value = "", env = "CHAINLET_TASK_NAME")]
     pub task_name: String,
-    /// The PipelineRun's name, when the TaskRun belongs to one: $(context.pipelineRun.name).
-    /// Not in TaskRun payloads; for PipelineRun attestation.
+    /// The PipelineRun's name: $(context.pipelineRun.name), passed from the Pipeline. Not in
+    /// TaskRun payloads; required with --pipelinerun.
     #[arg(long, default_value = "", env = "CHAINLET_PIPELINERUN_NAME")]
     pub pipelinerun_name: String,
-    /// The PipelineRun's UID: $(context.pipelineRun.uid). Not in TaskRun payloads.
+    /// The PipelineRun's UID: $(context.pipelineRun.uid). Required with --pipelinerun.
     #[arg(long, default_value = "", env = "CHAINLET_PIPELINERUN_UID")]
     pub pipelinerun_uid: String,
+    /// Attest the PipelineRun named by --pipelinerun-name and --pipelinerun-uid instead of the
+    /// TaskRun: for a Pipeline's finally Task. Uses the artifacts.pipelinerun.* keys.
+    #[arg(long, env = "CHAINLET_PIPELINERUN")]
+    pub pipelinerun: bool,
+    /// With --pipelinerun: a PipelineRun result, e.g.
+    /// IMAGE_URL=$(tasks.build.results.IMAGE_URL) (a finally Task sees no PipelineRun results;
+    /// with the Kubernetes API they are computed from the Pipeline and its TaskRuns, and these
+    /// add to or replace them). Repeatable; in the environment, one per line.
+    #[arg(
+        long = "pipeline-result",
+        value_name = "NAME=VALUE",
+        env = "CHAINLET_PIPELINE_RESULTS",
+        value_delimiter = '\n'
+    )]
+    pub pipeline_results: Vec<String>,
     /// A TaskRun parameter to record (the pod cannot read them otherwise), e.g.
     /// --param CHAINS-GIT_URL=$(params.url). Repeatable; in the environment, one per line.
     #[arg(

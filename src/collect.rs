@@ -90,6 +90,50 @@ pub struct RunRecord {
     pub api: Option<api::ApiTaskRun>,
 }
 
+impl RunRecord {
+    /// A child TaskRun of a PipelineRun, as the formats read a TaskRun.
+    pub fn from_api(api: &api::ApiTaskRun) -> Self {
+        let params = api
+            .param_defaults
+            .iter()
+            .chain(api.params.iter())
+            .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
+            .collect();
+        RunRecord {
+            context: RunContext {
+                taskrun_name: api.name.clone(),
+                taskrun_uid: api.uid.clone(),
+                ..RunContext::default()
+            },
+            results: api.results.clone(),
+            step_results: api.step_results.clone(),
+            params,
+            started_on: api.start_time,
+            finished_on: api.completion_time,
+            api: Some(api.clone()),
+        }
+    }
+}
+
+/// A PipelineRun to attest, from a `finally` Task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineRecord {
+    pub name: String,
+    pub uid: String,
+    /// The PipelineRun from the Kubernetes API, when chainlet could read it.
+    pub api: Option<api::ApiPipelineRun>,
+    /// The PipelineRun's results: from its status, else computed from its finished children
+    /// as the Pipeline declares them, plus those passed with `--pipeline-result`.
+    pub results: Vec<TaskResult>,
+    /// Finished child TaskRuns, in the Pipeline's task order (`tasks`, then `finally`).
+    pub children: Vec<api::ApiTaskRun>,
+    /// `CHAINS-GIT_*` sources: the Pipeline's param defaults, the PipelineRun's params, then
+    /// `--param`.
+    pub params: Vec<(String, String)>,
+    pub started_on: Option<SystemTime>,
+    pub finished_on: Option<SystemTime>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CollectError {
     #[error("{path}: cannot read the results directory: {source}")]

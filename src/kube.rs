@@ -55,6 +55,22 @@ impl KubeError {
     }
 }
 
+/// The two kinds of run chainlet attests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    TaskRun,
+    PipelineRun,
+}
+
+impl RunKind {
+    fn resource(self) -> Resource {
+        match self {
+            RunKind::TaskRun => TASKRUNS,
+            RunKind::PipelineRun => PIPELINERUNS,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Resource {
     kind: &'static str,
@@ -198,32 +214,35 @@ impl Kube {
         }
     }
 
-    /// Merge-patches the TaskRun's annotations (RFC 7386, `application/merge-patch+json`).
+    /// Merge-patches a run's annotations (RFC 7386, `application/merge-patch+json`).
     /// The patch carries the TaskRun's UID, so the API server refuses it (409) if the name now
     /// belongs to another TaskRun. A dry run (`dryRun=All`) checks permission and object and
     /// changes nothing.
     pub fn patch_annotations(
         &self,
+        kind: RunKind,
         name: &str,
         uid: &str,
         annotations: &BTreeMap<String, String>,
         dry_run: bool,
     ) -> Result<(), KubeError> {
+        let resource = kind.resource();
         let op = format!(
-            "PATCH TaskRun {}/{name} annotations{}",
+            "PATCH {} {}/{name} annotations{}",
+            resource.kind,
             self.namespace,
             if dry_run { " (dry run)" } else { "" }
         );
         let patch = serde_json::json!({"metadata": {"uid": uid, "annotations": annotations}});
         let body = serde_json::to_vec(&patch).expect("a JSON value serialises");
-        let mut url = self.url(TASKRUNS.plural, name);
+        let mut url = self.url(resource.plural, name);
         if dry_run {
             url.push_str("?dryRun=All");
         }
         let (status, answer) = self.send("PATCH", &url, Some(&body), &op)?;
         match status {
             200 | 201 => Ok(()),
-            _ => Err(self.error(status, &answer, "patch", TASKRUNS, name, op)),
+            _ => Err(self.error(status, &answer, "patch", resource, name, op)),
         }
     }
 

@@ -63,6 +63,9 @@ pub struct ApiTaskRun {
     pub step_results: Vec<StepResults>,
     /// `status` byte for byte (format `tekton` signs it).
     pub status_json: String,
+    /// The whole object as the API returned it (a PipelineRun's `slsa-tekton` dependencies
+    /// carry it).
+    pub object_json: String,
 }
 
 /// Parses a TaskRun object (`tekton.dev/v1`).
@@ -143,6 +146,108 @@ pub fn parse(body: &[u8]) -> Result<ApiTaskRun, String> {
         results: results(status, "status.results")?,
         step_results,
         status_json: raw.status.map(|r| r.get().to_owned()).unwrap_or_default(),
+        object_json: String::from_utf8_lossy(body).into_owned(),
+        spec,
+    })
+}
+
+/// What chainlet uses of the API's PipelineRun.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiPipelineRun {
+    pub name: String,
+    pub uid: String,
+    pub labels: Option<BTreeMap<String, String>>,
+    pub annotations: Option<BTreeMap<String, String>>,
+    pub spec: Value,
+    /// `spec.params`.
+    pub params: Vec<(String, Value)>,
+    /// `status.pipelineSpec.params` that have a default.
+    pub param_defaults: Vec<(String, Value)>,
+    /// Pipeline task names in `status.pipelineSpec` order: `tasks`, then `finally`.
+    pub task_order: Vec<String>,
+    /// `status.pipelineSpec.results`: name and value template (`$(tasks.x.results.y)`).
+    pub result_specs: Vec<(String, Value)>,
+    /// `status.childReferences` of kind TaskRun: (name, pipeline task name).
+    pub child_taskruns: Vec<(String, String)>,
+    pub ref_source: Option<RefSource>,
+    pub feature_flags: Option<Value>,
+    /// Whether `spec.pipelineRef.resolver` names a remote resolver.
+    pub remote_pipeline: bool,
+    pub start_time: Option<SystemTime>,
+    pub completion_time: Option<SystemTime>,
+    /// `status.results` (set only once the PipelineRun has finished).
+    pub results: Vec<TaskResult>,
+}
+
+/// Parses a PipelineRun object (`tekton.dev/v1`).
+pub fn parse_pipelinerun(body: &[u8]) -> Result<ApiPipelineRun, String> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("not a JSON object: {e}"))?;
+    let kind = v
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("PipelineRun");
+    if kind != "PipelineRun" {
+        return Err(format!("kind is {kind:?}, not PipelineRun"));
+    }
+    let empty = Value::Object(Default::default());
+    let metadata = object(&v, "metadata")?.unwrap_or(&empty);
+    let spec = object(&v, "spec")?
+        .cloned()
+        .unwrap_or_else(|| empty.clone());
+    let status = object(&v, "status")?.unwrap_or(&empty);
+    let pipeline_spec = object(status, "pipelineSpec")?.unwrap_or(&empty);
+    let provenance = object(status, "provenance")?.unwrap_or(&empty);
+    let mut task_order = Vec::new();
+    for list in ["tasks", "finally"] {
+        let what = format!("status.pipelineSpec.{list}");
+        for (i, t) in array(pipeline_spec, list, &what)?.iter().enumerate() {
+            task_order.push(string(t, "name", &format!("{what}[{i}]"))?.to_owned());
+        }
+    }
+    let mut child_taskruns = Vec::new();
+    for (i, c) in array(status, "childReferences", "status.childReferences")?
+        .iter()
+        .enumerate()
+    {
+        let what = format!("status.childReferences[{i}]");
+        if string(c, "kind", &what)? == "TaskRun" {
+            child_taskruns.push((
+                string(c, "name", &what)?.to_owned(),
+                string(c, "pipelineTaskName", &what)?.to_owned(),
+            ));
+        }
+    }
+    let resolver = spec
+        .get("pipelineRef")
+        .and_then(|r| r.get("resolver"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    Ok(ApiPipelineRun {
+        name: string(metadata, "name", "metadata")?.to_owned(),
+        uid: string(metadata, "uid", "metadata")?.to_owned(),
+        labels: string_map(metadata, "labels", "metadata.labels")?,
+        annotations: string_map(metadata, "annotations", "metadata.annotations")?,
+        params: named_values(&spec, "params", "value", "spec.params")?,
+        param_defaults: named_values(
+            pipeline_spec,
+            "params",
+            "default",
+            "status.pipelineSpec.params",
+        )?,
+        task_order,
+        result_specs: named_values(
+            pipeline_spec,
+            "results",
+            "value",
+            "status.pipelineSpec.results",
+        )?,
+        child_taskruns,
+        ref_source: ref_source(provenance, "status.provenance")?,
+        feature_flags: provenance.get("featureFlags").cloned(),
+        remote_pipeline: !resolver.is_empty() && resolver != "Cluster",
+        start_time: time(status, "startTime")?,
+        completion_time: time(status, "completionTime")?,
+        results: results(status, "status.results")?,
         spec,
     })
 }
@@ -255,6 +360,101 @@ fn results(v: &Value, what: &str) -> Result<Vec<TaskResult>, String> {
     Ok(out)
 }
 
+/// The PipelineRun's results as Tekton Pipelines computes them when the run finishes, from
+/// `status.pipelineSpec.results` and the children's results: each `$(tasks.<task>.results.<name>)`
+/// (and `…<name>[*]`, `…<name>.<key>`) is replaced by the child's value. A result that names a
+/// task or result that is not there is left out, as Pipelines leaves out results of failed or
+/// skipped tasks.
+pub fn resolve_pipeline_results(
+    specs: &[(String, Value)],
+    children: &[(String, &ApiTaskRun)],
+) -> Vec<TaskResult> {
+    let lookup = |task: &str, name: &str| -> Option<&ResultValue> {
+        children
+            .iter()
+            .filter(|(t, _)| t == task)
+            .flat_map(|(_, tr)| tr.results.iter())
+            .find(|r| r.name == name)
+            .map(|r| &r.value)
+    };
+    // One reference: (task, result, key or "[*]" or "").
+    fn parse_ref(inner: &str) -> Option<(&str, &str, &str)> {
+        let rest = inner.strip_prefix("tasks.")?;
+        let (task, rest) = rest.split_once(".results.")?;
+        if let Some(name) = rest.strip_suffix("[*]") {
+            return Some((task, name, "[*]"));
+        }
+        Some(match rest.split_once('.') {
+            Some((name, key)) => (task, name, key),
+            None => (task, rest, ""),
+        })
+    }
+    let whole = |s: &str| -> Option<Option<ResultValue>> {
+        let inner = s.strip_prefix("$(")?.strip_suffix(')')?;
+        if inner.contains("$(") {
+            return None;
+        }
+        let (task, name, sel) = parse_ref(inner)?;
+        let v = lookup(task, name);
+        Some(match (v, sel) {
+            (None, _) => None,
+            (Some(v), "" | "[*]") => Some(v.clone()),
+            (Some(ResultValue::Object(o)), key) => o.get(key).cloned().map(ResultValue::String),
+            (Some(_), _) => None,
+        })
+    };
+    let substitute = |s: &str| -> Option<String> {
+        let mut out = String::new();
+        let mut rest = s;
+        while let Some(start) = rest.find("$(") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let end = after.find(')')?;
+            let inner = &after[..end];
+            match parse_ref(inner) {
+                Some((task, name, sel)) => match (lookup(task, name)?, sel) {
+                    (ResultValue::String(v), "") => out.push_str(v),
+                    (ResultValue::Object(o), key) if !key.is_empty() && key != "[*]" => {
+                        out.push_str(o.get(key)?)
+                    }
+                    _ => return None,
+                },
+                None => out.push_str(&rest[start..start + 3 + end]),
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Some(out)
+    };
+    let mut out = Vec::new();
+    for (name, template) in specs {
+        let value = match template {
+            Value::String(s) => match whole(s) {
+                Some(v) => v,
+                None => substitute(s).map(ResultValue::String),
+            },
+            Value::Array(items) => items
+                .iter()
+                .map(|i| i.as_str().and_then(substitute))
+                .collect::<Option<Vec<_>>>()
+                .map(ResultValue::Array),
+            Value::Object(fields) => fields
+                .iter()
+                .map(|(k, v)| Some((k.clone(), v.as_str().and_then(substitute)?)))
+                .collect::<Option<BTreeMap<_, _>>>()
+                .map(ResultValue::Object),
+            _ => None,
+        };
+        if let Some(value) = value {
+            out.push(TaskResult {
+                name: name.clone(),
+                value,
+            });
+        }
+    }
+    out
+}
+
 /// An image reference from `imageID`: `docker-pullable://` stripped, then `repo@alg:hex`,
 /// which Chains requires (anything else fails the attestation, as in Chains).
 pub fn image_dependency(image_id: &str) -> Result<(String, String, String), String> {
@@ -307,6 +507,52 @@ mod tests {
                 .unwrap_err()
                 .contains("not TaskRun")
         );
+    }
+
+    #[test]
+    fn pipeline_results_from_children() {
+        let child = parse(
+            br#"{"metadata":{"name":"b","uid":"u"},"status":{"results":[
+                {"name":"IMAGE_URL","value":"gcr.io/x"},{"name":"o","value":{"uri":"u","digest":"d"}},
+                {"name":"a","value":["1","2"]}]}}"#,
+        )
+        .unwrap();
+        let specs = vec![
+            (
+                "url".to_owned(),
+                Value::from("$(tasks.build.results.IMAGE_URL)"),
+            ),
+            (
+                "tagged".to_owned(),
+                Value::from("$(tasks.build.results.IMAGE_URL):v1"),
+            ),
+            ("obj".to_owned(), Value::from("$(tasks.build.results.o)")),
+            (
+                "field".to_owned(),
+                Value::from("$(tasks.build.results.o.uri)"),
+            ),
+            ("arr".to_owned(), Value::from("$(tasks.build.results.a[*])")),
+            (
+                "skipped".to_owned(),
+                Value::from("$(tasks.other.results.x)"),
+            ),
+            (
+                "literal".to_owned(),
+                serde_json::json!(["x", "$(tasks.build.results.IMAGE_URL)"]),
+            ),
+        ];
+        let got = resolve_pipeline_results(&specs, &[("build".to_owned(), &child)]);
+        let by: BTreeMap<_, _> = got.iter().map(|r| (r.name.as_str(), &r.value)).collect();
+        assert_eq!(by["url"], &ResultValue::String("gcr.io/x".into()));
+        assert_eq!(by["tagged"], &ResultValue::String("gcr.io/x:v1".into()));
+        assert!(matches!(by["obj"], ResultValue::Object(_)));
+        assert_eq!(by["field"], &ResultValue::String("u".into()));
+        assert_eq!(by["arr"], &ResultValue::Array(vec!["1".into(), "2".into()]));
+        assert_eq!(
+            by["literal"],
+            &ResultValue::Array(vec!["x".into(), "gcr.io/x".into()])
+        );
+        assert!(!by.contains_key("skipped"));
     }
 
     #[test]

@@ -129,15 +129,19 @@ pub const KEYS: &[Key] = &[
         values: FORMATS,
         chains_default: "in-toto",
         default: "slsa/v2alpha4",
-        help: "Provenance format of PipelineRun attestations (used when attesting a PipelineRun).",
+        help: "Provenance format of PipelineRun attestations (chainlet attest --pipelinerun): \
+               slsa/v2alpha4 or slsa/v2alpha3; the others are not supported yet there.",
     },
     Key {
         name: "artifacts.pipelinerun.storage",
         kind: Kind::List,
         values: PIPELINERUN_STORAGE,
         chains_default: "tekton",
-        default: "tekton",
-        help: "Where PipelineRun attestations are stored (used when attesting a PipelineRun).",
+        // As for TaskRuns: `tekton` needs a Role that lets the finally Task patch the
+        // PipelineRun; `oci` needs only the registry.
+        default: "oci",
+        help: "Where PipelineRun attestations are stored (chainlet attest --pipelinerun), \
+               comma-separated.",
     },
     Key {
         name: "artifacts.pipelinerun.signer",
@@ -153,7 +157,8 @@ pub const KEYS: &[Key] = &[
         values: BOOL,
         chains_default: "false",
         default: "false",
-        help: "Also read child TaskRun results for PipelineRun subjects.",
+        help: "Also take subjects, byproducts and inputs from the child TaskRuns' results \
+               (needs the Kubernetes API).",
     },
     Key {
         name: "artifacts.oci.format",

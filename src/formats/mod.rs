@@ -78,6 +78,38 @@ pub struct Options {
     pub builder_id: String,
     /// `builddefinition.buildtype`.
     pub build_type: String,
+    /// `artifacts.pipelinerun.enable-deep-inspection` (PipelineRuns only).
+    pub deep_inspection: bool,
+}
+
+/// A PipelineRun attestation payload (slsa/v2alpha3 and slsa/v2alpha4) and its subjects.
+pub fn pipelinerun_payload(
+    format: Format,
+    opts: &Options,
+    pr: &crate::collect::PipelineRecord,
+    strictness: crate::subjects::Strictness,
+) -> Result<(Vec<u8>, Vec<Artifact>), String> {
+    let statement = match format {
+        Format::SlsaV2Alpha3 => slsa_v2::pipelinerun_statement(false, opts, pr, strictness)?,
+        Format::SlsaV2Alpha4 => slsa_v2::pipelinerun_statement(true, opts, pr, strictness)?,
+        Format::SlsaV1 | Format::Tekton => {
+            return Err(format!(
+                "PipelineRun attestations in format {format:?} are not supported yet: use slsa/v2alpha4 or slsa/v2alpha3"
+            ));
+        }
+    };
+    let subjects = statement
+        .subject
+        .iter()
+        .map(|s| Artifact {
+            name: s.name.clone(),
+            digest: s.digest.clone(),
+        })
+        .collect();
+    Ok((
+        serde_json::to_vec(&statement).expect("serialising a statement cannot fail"),
+        subjects,
+    ))
 }
 
 /// A TaskRun attestation payload: the in-toto Statement's bytes, or for `tekton` the TaskRun

@@ -11,9 +11,11 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::{Options, Statement, go_json, rfc3339, subjects, tekton_spec};
-use crate::collect::api::{ApiTaskRun, image_dependency};
-use crate::collect::{RunRecord, TaskResult};
-use crate::subjects::{Artifact, Artifacts, is_build_artifact, is_image_hint};
+use crate::collect::api::{ApiTaskRun, RefSource, image_dependency};
+use crate::collect::{PipelineRecord, RunRecord, TaskResult};
+use crate::subjects::{
+    Artifact, Artifacts, Strictness, View, append, is_build_artifact, is_image_hint,
+};
 
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 pub const PREDICATE_TYPE: &str = "https://slsa.dev/provenance/v1";
@@ -39,42 +41,75 @@ pub(super) fn statement(
         build_definition.insert("resolvedDependencies".into(), deps.into());
     }
 
-    let mut run_details = serde_json::Map::new();
+    let details = run_details(
+        opts,
+        byproducts(alpha4, run),
+        &run.context.taskrun_uid,
+        run.started_on,
+        run.finished_on,
+    );
+    Ok(assemble(&artifacts.subjects, build_definition, details))
+}
+
+/// `runDetails`: the builder, byproducts (left out when none) and metadata.
+fn run_details(
+    opts: &Options,
+    byproducts: Vec<Value>,
+    invocation_id: &str,
+    started_on: Option<std::time::SystemTime>,
+    finished_on: Option<std::time::SystemTime>,
+) -> serde_json::Map<String, Value> {
+    let mut details = serde_json::Map::new();
     // protojson leaves out an empty builder id, so Chains writes `"builder":{}` for it.
     let builder = if opts.builder_id.is_empty() {
         json!({})
     } else {
         json!({"id": opts.builder_id})
     };
-    run_details.insert("builder".into(), builder);
-    let byproducts = byproducts(alpha4, run);
+    details.insert("builder".into(), builder);
     if !byproducts.is_empty() {
-        run_details.insert("byproducts".into(), byproducts.into());
+        details.insert("byproducts".into(), byproducts.into());
     }
     let mut metadata = serde_json::Map::new();
-    if let Some(t) = run.finished_on {
+    if let Some(t) = finished_on {
         metadata.insert("finishedOn".into(), rfc3339(t).into());
     }
-    if !run.context.taskrun_uid.is_empty() {
-        metadata.insert(
-            "invocationId".into(),
-            run.context.taskrun_uid.clone().into(),
-        );
+    if !invocation_id.is_empty() {
+        metadata.insert("invocationId".into(), invocation_id.into());
     }
-    if let Some(t) = run.started_on {
+    if let Some(t) = started_on {
         metadata.insert("startedOn".into(), rfc3339(t).into());
     }
-    run_details.insert("metadata".into(), metadata.into());
+    details.insert("metadata".into(), metadata.into());
+    details
+}
 
-    Ok(Statement {
+fn assemble(
+    subject_list: &[Artifact],
+    build_definition: serde_json::Map<String, Value>,
+    details: serde_json::Map<String, Value>,
+) -> Statement {
+    Statement {
         type_: STATEMENT_TYPE,
-        subject: subjects(&artifacts.subjects),
+        subject: subjects(subject_list),
         predicate_type: PREDICATE_TYPE,
         predicate: json!({
             "buildDefinition": build_definition,
-            "runDetails": run_details,
+            "runDetails": details,
         }),
-    })
+    }
+}
+
+/// `buildConfigSource` of a Task or Pipeline resolved remotely. Chains takes the first entry
+/// of a Go map, which is random with several digests; the first in sorted order is stable.
+fn build_config_source(src: &RefSource) -> Value {
+    let reference = src
+        .digest
+        .iter()
+        .next()
+        .map(|(alg, hex)| format!("{alg}:{hex}"))
+        .unwrap_or_default();
+    json!({"path": src.entry_point, "ref": reference, "repository": src.uri})
 }
 
 /// `runSpec`, and `buildConfigSource` for a Task resolved remotely.
@@ -85,37 +120,37 @@ fn external_parameters(run: &RunRecord) -> Value {
     let mut out = serde_json::Map::new();
     out.insert("runSpec".into(), tekton_spec::run_spec(&api.spec));
     if let Some(src) = api.ref_source.as_ref().filter(|_| api.remote_task) {
-        // Chains takes the first entry of a Go map, which is random with several digests;
-        // the first in sorted order is stable.
-        let reference = src
-            .digest
-            .iter()
-            .next()
-            .map(|(alg, hex)| format!("{alg}:{hex}"))
-            .unwrap_or_default();
-        out.insert(
-            "buildConfigSource".into(),
-            json!({"path": src.entry_point, "ref": reference, "repository": src.uri}),
-        );
+        out.insert("buildConfigSource".into(), build_config_source(src));
     }
     out.into()
 }
 
 /// Feature flags recorded on the TaskRun; `slsa-tekton` adds its labels and annotations.
 fn internal_parameters(opts: &Options, api: Option<&ApiTaskRun>) -> Value {
-    let Some(api) = api else {
-        return json!({});
-    };
+    match api {
+        Some(a) => internal(opts, a.feature_flags.as_ref(), &a.labels, &a.annotations),
+        None => json!({}),
+    }
+}
+
+type StringMap = Option<std::collections::BTreeMap<String, String>>;
+
+fn internal(
+    opts: &Options,
+    flags: Option<&Value>,
+    labels: &StringMap,
+    annotations: &StringMap,
+) -> Value {
     let mut out = serde_json::Map::new();
-    if let Some(flags) = &api.feature_flags {
+    if let Some(flags) = flags {
         out.insert(
             "tekton-pipelines-feature-flags".into(),
             tekton_spec::feature_flags(flags),
         );
     }
     if opts.build_type == BUILD_TYPE_TEKTON {
-        out.insert("labels".into(), json!(api.labels));
-        out.insert("annotations".into(), json!(api.annotations));
+        out.insert("labels".into(), json!(labels));
+        out.insert("annotations".into(), json!(annotations));
     }
     out.into()
 }
@@ -229,4 +264,231 @@ fn byproducts(alpha4: bool, run: &RunRecord) -> Vec<Value> {
         .filter(keep)
         .map(|r| entry(format!("stepResults/{name}/{}", r.name), r));
     task.chain(steps).collect()
+}
+
+/// A PipelineRun's statement (Chains' `pipelinerun` formatters): the PipelineRun's results, and
+/// with deep inspection its finished children's, as subjects; the children's sources and
+/// images as dependencies.
+pub(super) fn pipelinerun_statement(
+    alpha4: bool,
+    opts: &Options,
+    pr: &PipelineRecord,
+    strictness: Strictness,
+) -> Result<Statement, String> {
+    let view = if alpha4 {
+        View::BuildArtifacts
+    } else {
+        View::TaskResults
+    };
+    let own = RunRecord {
+        context: crate::collect::RunContext {
+            taskrun_name: pr.name.clone(),
+            taskrun_uid: pr.uid.clone(),
+            ..Default::default()
+        },
+        results: pr.results.clone(),
+        step_results: Vec::new(),
+        params: pr.params.clone(),
+        started_on: pr.started_on,
+        finished_on: pr.finished_on,
+        api: None,
+    };
+    let hints =
+        |r: &RunRecord| crate::subjects::subjects(r, view, strictness).map_err(|e| e.to_string());
+    let own_artifacts = hints(&own)?;
+    let children: Vec<(RunRecord, Artifacts)> = pr
+        .children
+        .iter()
+        .map(|c| {
+            let rec = RunRecord::from_api(c);
+            hints(&rec).map(|a| (rec, a))
+        })
+        .collect::<Result<_, _>>()?;
+    let deep = opts.deep_inspection;
+
+    // Subjects: v2alpha4 the PipelineRun's first, v2alpha3 the children's first.
+    let mut subject_list: Vec<Artifact> = Vec::new();
+    let child_subjects = children
+        .iter()
+        .filter(|_| deep)
+        .flat_map(|(_, a)| a.subjects.iter());
+    if alpha4 {
+        for s in own_artifacts.subjects.iter().chain(child_subjects) {
+            append(&mut subject_list, s.clone());
+        }
+    } else {
+        for s in child_subjects.chain(own_artifacts.subjects.iter()) {
+            append(&mut subject_list, s.clone());
+        }
+    }
+
+    let api = pr.api.as_ref();
+    let mut build_definition = serde_json::Map::new();
+    build_definition.insert("buildType".into(), opts.build_type.clone().into());
+    let mut external = serde_json::Map::new();
+    external.insert(
+        "runSpec".into(),
+        api.map(|a| tekton_spec::pipeline_run_spec(&a.spec))
+            .unwrap_or_else(|| json!({})),
+    );
+    if let Some(a) = api
+        && a.remote_pipeline
+        && let Some(src) = &a.ref_source
+    {
+        external.insert("buildConfigSource".into(), build_config_source(src));
+    }
+    build_definition.insert("externalParameters".into(), external.into());
+    build_definition.insert(
+        "internalParameters".into(),
+        match api {
+            Some(a) => internal(opts, a.feature_flags.as_ref(), &a.labels, &a.annotations),
+            None => json!({}),
+        },
+    );
+    let deps = pipeline_dependencies(alpha4, opts, pr, &own_artifacts, &children)?;
+    if !deps.is_empty() {
+        build_definition.insert("resolvedDependencies".into(), deps.into());
+    }
+
+    let mut byproducts_list: Vec<Value> = Vec::new();
+    let entry = |name: String, r: &TaskResult| {
+        json!({
+            "content": base64::engine::general_purpose::STANDARD
+                .encode(go_json::result_value(&r.value)),
+            "mediaType": "application/json",
+            "name": name,
+        })
+    };
+    if alpha4 {
+        let keep = |r: &&TaskResult| !is_image_hint(&r.name) && !is_build_artifact(r);
+        for r in pr.results.iter().filter(keep) {
+            byproducts_list.push(entry(
+                format!("pipelineRunResults/{}/{}", pr.name, r.name),
+                r,
+            ));
+        }
+        if deep {
+            for (rec, _) in &children {
+                byproducts_list.extend(byproducts(true, rec));
+            }
+        }
+    } else {
+        for r in &pr.results {
+            byproducts_list.push(entry(format!("pipelineRunResults/{}", r.name), r));
+        }
+    }
+    let details = run_details(
+        opts,
+        byproducts_list,
+        &pr.uid,
+        pr.started_on,
+        pr.finished_on,
+    );
+    Ok(assemble(&subject_list, build_definition, details))
+}
+
+/// Chains' order for a PipelineRun: the Pipeline's source; per child its source
+/// (`pipelineTask`), remote StepActions (v2alpha4) and images; the children's step inputs
+/// (v2alpha4, deep inspection); then the inputs: the PipelineRun's `*ARTIFACT_INPUTS`, the
+/// children's git and inputs (deep inspection), the PipelineRun's git.
+fn pipeline_dependencies(
+    alpha4: bool,
+    opts: &Options,
+    pr: &PipelineRecord,
+    own: &Artifacts,
+    children: &[(RunRecord, Artifacts)],
+) -> Result<Vec<Value>, String> {
+    let deep = opts.deep_inspection;
+    let mut list: Vec<(Value, bool)> = Vec::new();
+    if let Some(src) = pr.api.as_ref().and_then(|a| a.ref_source.as_ref()) {
+        list.push((
+            json!({"digest": src.digest, "name": "pipeline", "uri": src.uri}),
+            false,
+        ));
+    }
+    for (rec, _) in children {
+        let child = rec.api.as_ref().expect("children come from the API");
+        let tekton = opts.build_type == BUILD_TYPE_TEKTON;
+        if tekton || child.ref_source.is_some() {
+            let mut e = serde_json::Map::new();
+            e.insert("name".into(), "pipelineTask".into());
+            if let Some(src) = &child.ref_source {
+                e.insert("uri".into(), src.uri.clone().into());
+                e.insert("digest".into(), json!(src.digest));
+            }
+            if tekton {
+                e.insert(
+                    "content".into(),
+                    base64::engine::general_purpose::STANDARD
+                        .encode(child.object_json.as_bytes())
+                        .into(),
+                );
+            }
+            list.push((e.into(), true));
+        }
+        if alpha4 {
+            for step in &child.steps {
+                if let Some(src) = &step.ref_source {
+                    list.push((
+                        json!({"digest": src.digest, "name": format!("stepAction/{}", step.name), "uri": src.uri}),
+                        false,
+                    ));
+                }
+            }
+        }
+        for id in child
+            .steps
+            .iter()
+            .map(|s| &s.image_id)
+            .chain(child.sidecar_images.iter())
+        {
+            let (repo, alg, hex) = image_dependency(id)?;
+            list.push((
+                json!({"digest": {alg: hex}, "uri": format!("oci://{repo}")}),
+                true,
+            ));
+        }
+    }
+    let input = |a: &Artifact| json!({"digest": a.digest, "name": "inputs/result", "uri": a.name});
+    if alpha4 && deep {
+        for (_, artifacts) in children {
+            for a in &artifacts.step_inputs {
+                list.push((input(a), true));
+            }
+        }
+    }
+    let mut inputs: Vec<Artifact> = Vec::new();
+    for a in &own.inputs {
+        append(&mut inputs, a.clone());
+    }
+    if deep {
+        for (_, artifacts) in children {
+            for a in artifacts.git.iter().chain(artifacts.inputs.iter()) {
+                append(&mut inputs, a.clone());
+            }
+        }
+    }
+    // The PipelineRun's git checkout counts only with both a URL and a commit.
+    if let Some(git) = own.git.as_ref().filter(|g| g.name != "git+.git") {
+        append(&mut inputs, git.clone());
+    }
+    list.extend(inputs.iter().map(|a| (input(a), true)));
+
+    let mut seen: Vec<(Value, Value, Value)> = Vec::new();
+    let mut out = Vec::new();
+    for (entry, dedupe) in list {
+        let key = (
+            entry.get("uri").cloned().unwrap_or(Value::Null),
+            entry.get("digest").cloned().unwrap_or(Value::Null),
+            entry.get("content").cloned().unwrap_or(Value::Null),
+        );
+        if dedupe {
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+        }
+        out.push(entry);
+    }
+    Ok(out)
 }

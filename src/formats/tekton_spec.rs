@@ -23,18 +23,66 @@ pub fn run_spec(spec: &Value) -> Value {
         *t = norm;
     }
     if let Some(Value::Object(task_spec)) = obj.get_mut("taskSpec") {
-        for key in ["steps", "sidecars"] {
-            if let Some(Value::Array(list)) = task_spec.get_mut(key) {
-                for item in list.iter_mut().filter_map(Value::as_object_mut) {
-                    item.entry("computeResources")
+        normalise_task_spec(task_spec);
+    }
+    spec
+}
+
+/// Steps, sidecars and the step template always carry `computeResources`.
+fn normalise_task_spec(task_spec: &mut Map<String, Value>) {
+    for key in ["steps", "sidecars"] {
+        if let Some(Value::Array(list)) = task_spec.get_mut(key) {
+            for item in list.iter_mut().filter_map(Value::as_object_mut) {
+                item.entry("computeResources")
+                    .or_insert_with(|| Value::Object(Map::new()));
+            }
+        }
+    }
+    if let Some(Value::Object(template)) = task_spec.get_mut("stepTemplate") {
+        template
+            .entry("computeResources")
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
+}
+
+/// `externalParameters.runSpec` from the API's PipelineRun `spec`: Go always writes
+/// `taskRunTemplate`, and each embedded Task gets `metadata: {}` and `spec: null`.
+pub fn pipeline_run_spec(spec: &Value) -> Value {
+    let mut spec = spec.clone();
+    let Some(obj) = spec.as_object_mut() else {
+        return Value::Object(Map::new());
+    };
+    obj.entry("taskRunTemplate")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Some(Value::Object(timeouts)) = obj.get_mut("timeouts") {
+        for value in timeouts.values_mut() {
+            if let Value::String(t) = value
+                && let Some(norm) = go_duration(t)
+            {
+                *t = norm;
+            }
+        }
+    }
+    if let Some(Value::Object(pipeline)) = obj.get_mut("pipelineSpec") {
+        for list in ["tasks", "finally"] {
+            let Some(Value::Array(tasks)) = pipeline.get_mut(list) else {
+                continue;
+            };
+            for task in tasks.iter_mut().filter_map(Value::as_object_mut) {
+                if let Some(Value::Object(task_spec)) = task.get_mut("taskSpec") {
+                    task_spec
+                        .entry("metadata")
                         .or_insert_with(|| Value::Object(Map::new()));
+                    task_spec.entry("spec").or_insert(Value::Null);
+                    normalise_task_spec(task_spec);
                 }
             }
         }
-        if let Some(Value::Object(template)) = task_spec.get_mut("stepTemplate") {
-            template
-                .entry("computeResources")
-                .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(Value::Array(results)) = pipeline.get_mut("results") {
+            for r in results.iter_mut().filter_map(Value::as_object_mut) {
+                r.entry("description")
+                    .or_insert_with(|| Value::String(String::new()));
+            }
         }
     }
     spec

@@ -24,9 +24,9 @@ impl FileBackend {
         Self { dir: dir.into() }
     }
 
-    /// The directory of an attestation.
-    pub fn taskrun_dir(&self, uid: &str) -> PathBuf {
-        self.dir.join(format!("taskrun-{uid}"))
+    /// The directory of an attestation: `taskrun-<uid>` or `pipelinerun-<uid>`.
+    pub fn attestation_dir(&self, key: &str) -> PathBuf {
+        self.dir.join(key)
     }
 
     /// The directory of an image signature. Image names are valid repository names, which
@@ -54,7 +54,7 @@ impl Backend for FileBackend {
     fn store(&self, batch: &Batch<'_>) -> Result<(), StorageError> {
         let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
         if let Some(att) = batch.attestation {
-            let dir = self.taskrun_dir(&att.taskrun_uid);
+            let dir = self.attestation_dir(&att.key);
             match &att.signed {
                 Signed::Dsse(envelope) => {
                     let envelope =

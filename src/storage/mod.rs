@@ -14,7 +14,8 @@ use crate::subjects::ImageRef;
 /// A signed TaskRun attestation.
 #[derive(Debug, Clone)]
 pub struct Attestation {
-    pub taskrun_uid: String,
+    /// Chains' short key: `taskrun-<uid>` or `pipelinerun-<uid>` (annotation suffix, folder).
+    pub key: String,
     /// The statement's subjects that are images: where storage `oci` puts the attestation.
     pub images: Vec<ImageRef>,
     pub predicate_type: &'static str,

@@ -1,4 +1,4 @@
-//! Storage `tekton`: the signed payloads on the TaskRun itself, as annotations with Chains' keys.
+//! Storage `tekton`: the signed payloads on the TaskRun (or PipelineRun) itself, as annotations with Chains' keys.
 //!
 //! ```text
 //! chains.tekton.dev/payload-taskrun-<uid>     base64 of the signed payload (the statement)
@@ -23,7 +23,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 
 use super::{Backend, Batch, Signed, StorageError};
-use crate::kube::Kube;
+use crate::kube::{Kube, RunKind};
 
 pub const PREFIX: &str = "chains.tekton.dev/";
 pub const SIGNED: &str = "chains.tekton.dev/signed";
@@ -32,29 +32,30 @@ pub const FAILURE: &str = "chainlet.dev/failure";
 
 pub struct TektonBackend {
     kube: Arc<Kube>,
-    taskrun_name: String,
-    taskrun_uid: String,
+    target: Target,
+}
+
+/// The run whose annotations are patched.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub kind: RunKind,
+    pub name: String,
+    pub uid: String,
 }
 
 impl TektonBackend {
-    pub fn new(kube: Arc<Kube>, taskrun_name: String, taskrun_uid: String) -> Self {
-        Self {
-            kube,
-            taskrun_name,
-            taskrun_uid,
-        }
+    pub fn new(kube: Arc<Kube>, target: Target) -> Self {
+        Self { kube, target }
     }
 
-    /// The patch, sent as a dry run: the API server checks the permission and the object
-    /// without changing it.
-    pub fn preflight(&self) -> Result<(), StorageError> {
+    fn patch(
+        &self,
+        annotations: &BTreeMap<String, String>,
+        dry_run: bool,
+    ) -> Result<(), StorageError> {
+        let t = &self.target;
         self.kube
-            .patch_annotations(
-                &self.taskrun_name,
-                &self.taskrun_uid,
-                &BTreeMap::new(),
-                true,
-            )
+            .patch_annotations(t.kind, &t.name, &t.uid, annotations, dry_run)
             .map_err(|e| StorageError::Tekton(e.to_string()))
     }
 }
@@ -76,11 +77,7 @@ pub fn annotations(batch: &Batch<'_>) -> BTreeMap<String, String> {
             }
             Signed::Raw(sig) => sig.clone(),
         };
-        put(
-            &format!("taskrun-{}", att.taskrun_uid),
-            &att.statement,
-            &signature,
-        );
+        put(&att.key, &att.statement, &signature);
     }
     for image in &batch.images {
         let short = &image.image.digest_hex[..12];
@@ -97,25 +94,25 @@ impl Backend for TektonBackend {
         "tekton"
     }
 
+    /// The patch, sent as a dry run: the API server checks the permission and the object
+    /// without changing it.
     fn preflight(&self) -> Result<(), StorageError> {
-        TektonBackend::preflight(self)
+        self.patch(&BTreeMap::new(), true)
     }
 
     fn store(&self, batch: &Batch<'_>) -> Result<(), StorageError> {
         let mut patch = annotations(batch);
         patch.insert(SIGNED.into(), "true".into());
-        self.kube
-            .patch_annotations(&self.taskrun_name, &self.taskrun_uid, &patch, false)
-            .map_err(|e| StorageError::Tekton(e.to_string()))
+        self.patch(&patch, false)
     }
 }
 
-/// Records a failed run on the TaskRun: `chains.tekton.dev/signed: "failed"` and the reason.
-pub fn mark_failed(kube: &Kube, name: &str, uid: &str, reason: &str) -> Result<(), String> {
+/// Records a failed run on the run itself: `chains.tekton.dev/signed: "failed"` and the reason.
+pub fn mark_failed(kube: &Kube, target: &Target, reason: &str) -> Result<(), String> {
     let patch = BTreeMap::from([
         (SIGNED.to_owned(), "failed".to_owned()),
         (FAILURE.to_owned(), reason.to_owned()),
     ]);
-    kube.patch_annotations(name, uid, &patch, false)
+    kube.patch_annotations(target.kind, &target.name, &target.uid, &patch, false)
         .map_err(|e| e.to_string())
 }

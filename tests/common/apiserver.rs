@@ -28,7 +28,8 @@ pub struct Seen {
 
 #[derive(Default)]
 struct State {
-    taskruns: BTreeMap<String, Value>,
+    /// By `<resource>/<name>`.
+    objects: BTreeMap<String, Value>,
     denied: BTreeSet<&'static str>,
     seen: Vec<Seen>,
 }
@@ -89,18 +90,32 @@ impl ApiServer {
 
     /// Serves `object` as TaskRun `name` in the test namespace.
     pub fn add_taskrun(&self, name: &str, object: Value) {
+        self.add("taskruns", name, object);
+    }
+
+    /// Serves `object` as PipelineRun `name` in the test namespace.
+    pub fn add_pipelinerun(&self, name: &str, object: Value) {
+        self.add("pipelineruns", name, object);
+    }
+
+    fn add(&self, resource: &str, name: &str, object: Value) {
         self.state
             .lock()
             .unwrap()
-            .taskruns
-            .insert(name.to_owned(), object);
+            .objects
+            .insert(format!("{resource}/{name}"), object);
     }
 
     pub fn taskrun(&self, name: &str) -> Value {
-        self.state.lock().unwrap().taskruns[name].clone()
+        self.state.lock().unwrap().objects[&format!("taskruns/{name}")].clone()
     }
 
-    /// Refuses a verb ("get" or "patch") as RBAC would without a Role allowing it.
+    pub fn pipelinerun(&self, name: &str) -> Value {
+        self.state.lock().unwrap().objects[&format!("pipelineruns/{name}")].clone()
+    }
+
+    /// Refuses a verb ("get" or "patch", or "get pipelineruns" for one resource) as RBAC
+    /// would without a Role allowing it.
     pub fn deny(&self, verb: &'static str) {
         self.state.lock().unwrap().denied.insert(verb);
     }
@@ -194,29 +209,33 @@ fn handle(
     if headers.get("authorization").map(String::as_str) != Some(&format!("Bearer {TOKEN}")) {
         return status(401, "Unauthorized", "Unauthorized".into());
     }
-    let prefix = format!("/apis/tekton.dev/v1/namespaces/{NAMESPACE}/taskruns/");
-    let Some(name) = path.strip_prefix(&prefix) else {
+    let prefix = format!("/apis/tekton.dev/v1/namespaces/{NAMESPACE}/");
+    let Some((resource, name)) = path
+        .strip_prefix(&prefix)
+        .and_then(|rest| rest.split_once('/'))
+    else {
         return status(404, "NotFound", format!("the server could not find {path}"));
     };
+    let key = format!("{resource}/{name}");
     let verb = match method {
         "GET" => "get",
         "PATCH" => "patch",
         _ => return status(405, "MethodNotAllowed", method.into()),
     };
-    if st.denied.contains(verb) {
+    if st.denied.contains(verb) || st.denied.contains(format!("{verb} {resource}").as_str()) {
         return status(
             403,
             "Forbidden",
             format!(
-                "taskruns.tekton.dev \"{name}\" is forbidden: User \"system:serviceaccount:{NAMESPACE}:default\" cannot {verb} resource \"taskruns\" in API group \"tekton.dev\" in the namespace \"{NAMESPACE}\""
+                "{resource}.tekton.dev \"{name}\" is forbidden: User \"system:serviceaccount:{NAMESPACE}:default\" cannot {verb} resource \"{resource}\" in API group \"tekton.dev\" in the namespace \"{NAMESPACE}\""
             ),
         );
     }
-    let Some(current) = st.taskruns.get(name).cloned() else {
+    let Some(current) = st.objects.get(&key).cloned() else {
         return status(
             404,
             "NotFound",
-            format!("taskruns.tekton.dev \"{name}\" not found"),
+            format!("{resource}.tekton.dev \"{name}\" not found"),
         );
     };
     if verb == "get" {
@@ -240,7 +259,7 @@ fn handle(
     let mut updated = current;
     merge(&mut updated, &patch);
     if !query.split('&').any(|q| q == "dryRun=All") {
-        st.taskruns.insert(name.to_owned(), updated.clone());
+        st.objects.insert(key, updated.clone());
     }
     (200, updated)
 }

@@ -1,0 +1,316 @@
+//! `chainlet attest --pipelinerun` from a finally Task: the PipelineRun of Chains' e2e example
+//! `examples/pipelineruns/pipeline-output-image.yaml`, as the API server shows it while its
+//! finally Task runs (no results, no completion time yet; the build task finished), against
+//! Chains' expected payload `test/testdata/slsa/v2alpha4/pipeline-output-image.json`.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use base64::Engine as _;
+use common::apiserver::{ApiServer, NAMESPACE};
+use common::*;
+use serde_json::{Value, json};
+
+const PR_NAME: &str = "image-pipelinerun-x7k2p";
+const PR_UID: &str = "0a1b2c3d-1111-2222-3333-444455556666";
+const TR_UID: &str = "9f8e7d6c-1111-2222-3333-444455556666";
+const STARTED: &str = "2026-01-02T03:04:05Z";
+const FINISHED: &str = "2026-01-02T03:09:10Z";
+const BUSYBOX: &str = "186312fcf3f381b5fc1dd80b1afc0d316f3ed39fb4add8ff900d1f0c7c49a92c";
+const IMAGE_DIGEST: &str = "05f95b26ed10668b7183c1e2da98610e91372fa9f510046d4ce5812addad86b5";
+
+/// The example's YAML as JSON (python3's yaml module, which the lint already needs).
+fn example(fx: &Path) -> Value {
+    let yaml =
+        std::fs::read(fx.join("chains/examples/pipelineruns/pipeline-output-image.yaml")).unwrap();
+    let mut child = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 with the yaml module (apt-get install python3-yaml)");
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(&yaml).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The PipelineRun while its finally task runs, with the webhook's defaults, and its finished
+/// `buildimage` TaskRun whose step wrote the results the example's script writes.
+fn recorded(fx: &Path) -> (Value, Value) {
+    let mut spec = example(fx)["spec"].clone();
+    spec["timeouts"] = json!({"pipeline": "1h"});
+    spec["taskRunTemplate"] = json!({"serviceAccountName": "default"});
+    let tr_name = format!("{PR_NAME}-buildimage");
+    let pipeline_spec = spec["pipelineSpec"].clone();
+    let mut finally_spec = pipeline_spec.clone();
+    finally_spec["finally"] =
+        json!([{"name": "attest", "taskRef": {"name": "chainlet-attest-pipelinerun"}}]);
+    let pr = json!({
+        "apiVersion": "tekton.dev/v1", "kind": "PipelineRun",
+        "metadata": {"name": PR_NAME, "namespace": NAMESPACE, "uid": PR_UID},
+        "spec": spec,
+        "status": {
+            "startTime": STARTED,
+            "pipelineSpec": finally_spec,
+            "childReferences": [
+                {"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "name": tr_name, "pipelineTaskName": "buildimage"},
+                {"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "name": format!("{PR_NAME}-attest"), "pipelineTaskName": "attest"}
+            ]
+        }
+    });
+    let task_spec = pipeline_spec["tasks"][0]["taskSpec"].clone();
+    let tr = json!({
+        "apiVersion": "tekton.dev/v1", "kind": "TaskRun",
+        "metadata": {"name": tr_name, "namespace": NAMESPACE, "uid": TR_UID,
+                     "labels": {"tekton.dev/pipelineTask": "buildimage", "tekton.dev/pipelineRun": PR_NAME}},
+        "spec": {"taskSpec": task_spec, "serviceAccountName": "default", "timeout": "1h0m0s"},
+        "status": {
+            "startTime": STARTED, "completionTime": "2026-01-02T03:06:00Z",
+            "steps": [{"name": "create-dockerfile", "container": "step-create-dockerfile",
+                       "imageID": format!("docker-pullable://distroless.dev/busybox@sha256:{BUSYBOX}")}],
+            "results": [
+                {"name": "IMAGE_DIGEST", "type": "string", "value": format!("sha256:{IMAGE_DIGEST}\n")},
+                {"name": "IMAGE_URL", "type": "string", "value": "gcr.io/foo/bar\n"}
+            ],
+            "taskSpec": task_spec
+        }
+    });
+    (pr, tr)
+}
+
+/// Chains' e2e template, filled for this run.
+fn expected(fx: &Path) -> Value {
+    let template = std::fs::read_to_string(
+        fx.join("chains/test/testdata/slsa/v2alpha4/pipeline-output-image.json"),
+    )
+    .unwrap();
+    let start = template.find("{{range .URIDigest}}").unwrap();
+    let end = template.find("{{end}}").unwrap() + "{{end}}".len();
+    let inner = &template[start + "{{range .URIDigest}}".len()..end - "{{end}}".len()];
+    let one = inner
+        .replace("{{.URI}}", "oci://distroless.dev/busybox")
+        .replace("{{.Digest}}", BUSYBOX);
+    let text = format!("{}{}{}", &template[..start], one, &template[end..])
+        .replace("{{.UID}}", PR_UID)
+        .replace("{{.PipelineStartedOn}}", STARTED)
+        .replace("{{.PipelineFinishedOn}}", FINISHED);
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A pod with Chains' e2e cosign key.
+fn pod_with_key(fx: &Path) -> Pod {
+    let pod = Pod::new();
+    let keys = fx.join("chains/test/testdata");
+    pod.secret_from("cosign.key", &keys.join("cosign.key"))
+        .secret_from("cosign.password", &keys.join("cosign.password"));
+    pod
+}
+
+fn setup(fx: &Path) -> (Pod, ApiServer) {
+    let pod = pod_with_key(fx);
+    let api = ApiServer::start(&pod.path("api"));
+    let (pr, tr) = recorded(fx);
+    api.add_pipelinerun(PR_NAME, pr);
+    api.add_taskrun(&format!("{PR_NAME}-buildimage"), tr);
+    (pod, api)
+}
+
+fn attest(pod: &Pod, api: Option<&ApiServer>, extra: &[&str]) -> std::process::Output {
+    let mut args: Vec<String> = [
+        "attest",
+        "--pipelinerun",
+        "--pipelinerun-name",
+        PR_NAME,
+        "--pipelinerun-uid",
+        PR_UID,
+        "--taskrun-name",
+        &format!("{PR_NAME}-attest"),
+        "--namespace",
+        NAMESPACE,
+        "--signing-secrets",
+        &pod.s("secrets"),
+        "--finished-on",
+        FINISHED,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let env = api.map(ApiServer::env).unwrap_or_default();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    chainlet_env(&refs, &env)
+}
+
+fn to_files(pod: &Pod) -> Vec<String> {
+    vec![
+        "--output-dir".into(),
+        pod.s("out"),
+        "--set".into(),
+        "artifacts.pipelinerun.storage=file".into(),
+    ]
+}
+
+fn statement(pod: &Pod) -> Value {
+    let path = pod.path(&format!("out/pipelinerun-{PR_UID}/statement.json"));
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn finally_task_payload_is_chains_e2e_expectation() {
+    let Some(fx) = fixtures() else { return };
+    let (pod, api) = setup(&fx);
+    ok(&attest(&pod, Some(&api), &strs(&to_files(&pod))));
+    let mut ours = statement(&pod);
+    // Chains' e2e comparison leaves internalParameters out (feature flags vary by cluster).
+    let internal = ours["predicate"]["buildDefinition"]
+        .as_object_mut()
+        .unwrap()
+        .remove("internalParameters");
+    assert_eq!(internal, Some(json!({})));
+    assert_eq!(ours, expected(&fx));
+
+    // The signed envelope verifies with the real cosign.
+    let envelope = pod.path(&format!("out/pipelinerun-{PR_UID}/envelope.json"));
+    let (verified, out) = cosign_verify_attestation(
+        &fx.join("chains/test/testdata/cosign.pub"),
+        &envelope,
+        "slsaprovenance1",
+    );
+    assert!(verified, "{out}");
+}
+
+#[test]
+fn deep_inspection_adds_the_childrens_results_and_storage_tekton_patches_the_pipelinerun() {
+    let Some(fx) = fixtures() else { return };
+    let (pod, api) = setup(&fx);
+    // A child result that is a byproduct only with deep inspection.
+    let mut tr = api.taskrun(&format!("{PR_NAME}-buildimage"));
+    tr["status"]["results"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "notes", "value": "built"}));
+    api.add_taskrun(&format!("{PR_NAME}-buildimage"), tr);
+    ok(&attest(
+        &pod,
+        Some(&api),
+        &[
+            "--set",
+            "artifacts.pipelinerun.storage=tekton",
+            "--set",
+            "artifacts.pipelinerun.enable-deep-inspection=true",
+        ],
+    ));
+    let ann = api.pipelinerun(PR_NAME)["metadata"]["annotations"].clone();
+    assert_eq!(ann["chains.tekton.dev/signed"], "true");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key = format!("chains.tekton.dev/signature-pipelinerun-{PR_UID}");
+    let sig = pod.path("sig");
+    std::fs::write(&sig, b64.decode(ann[&key].as_str().unwrap()).unwrap()).unwrap();
+    let pubkey = fx.join("chains/test/testdata/cosign.pub");
+    let (verified, out) = cosign_verify_attestation(&pubkey, &sig, "slsaprovenance1");
+    assert!(verified, "{out}");
+    let payload = b64
+        .decode(
+            ann[&format!("chains.tekton.dev/payload-pipelinerun-{PR_UID}")]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    let statement: Value = serde_json::from_slice(&payload).unwrap();
+    let byproducts = &statement["predicate"]["runDetails"]["byproducts"];
+    assert_eq!(
+        byproducts,
+        &json!([{"content": b64.encode("\"built\""), "mediaType": "application/json",
+                 "name": format!("taskRunResults/{PR_NAME}-buildimage/notes")}])
+    );
+    // The same single subject: the child's image pair merges with the PipelineRun's.
+    assert_eq!(statement["subject"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn without_the_api_the_finally_task_passes_the_results() {
+    let Some(fx) = fixtures() else { return };
+    let pod = pod_with_key(&fx);
+    let mut args = to_files(&pod);
+    args.extend([
+        "--pipeline-result".into(),
+        "IMAGE_URL=gcr.io/foo/bar".into(),
+        "--pipeline-result".into(),
+        format!("IMAGE_DIGEST=sha256:{IMAGE_DIGEST}"),
+        "--param".into(),
+        "CHAINS-GIT_URL=https://my-git-url".into(),
+        "--param".into(),
+        "CHAINS-GIT_COMMIT=my-git-commit".into(),
+        "--started-on".into(),
+        STARTED.into(),
+    ]);
+    ok(&attest(&pod, None, &strs(&args)));
+    let ours = statement(&pod);
+    let want = expected(&fx);
+    assert_eq!(ours["subject"], want["subject"]);
+    assert_eq!(
+        ours["predicate"]["buildDefinition"]["resolvedDependencies"],
+        json!([{"digest": {"sha1": "my-git-commit"}, "name": "inputs/result",
+                "uri": "git+https://my-git-url.git"}])
+    );
+    assert_eq!(
+        ours["predicate"]["runDetails"]["metadata"],
+        want["predicate"]["runDetails"]["metadata"]
+    );
+
+    // Deep inspection needs the children, which only the API has.
+    std::fs::remove_dir_all(pod.path("out")).unwrap();
+    args.extend([
+        "--set".into(),
+        "artifacts.pipelinerun.enable-deep-inspection=true".into(),
+    ]);
+    let out = attest(&pod, None, &strs(&args));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("enable-deep-inspection needs the child TaskRuns"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!pod.path("out").exists());
+}
+
+#[test]
+fn pipelinerun_mode_names_what_is_missing() {
+    let pod = Pod::new();
+    let out = chainlet(&["attest", "--pipelinerun", "--pipelinerun-uid", PR_UID]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--pipelinerun-name"),
+        "{}",
+        stderr(&out)
+    );
+    let out = chainlet(&[
+        "attest",
+        "--pipelinerun",
+        "--pipelinerun-name",
+        PR_NAME,
+        "--pipelinerun-uid",
+        PR_UID,
+        "--set",
+        "artifacts.pipelinerun.format=slsa/v1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("not yet in slsa/v1"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(pod.written().is_empty());
+}
