@@ -22,6 +22,9 @@ use crate::subjects::{self, Strictness};
 
 mod pipelinerun;
 
+/// How long `--taskrun-api auto` waits for an API server it does not strictly need.
+const OPTIONAL_API_SECONDS: u64 = 10;
+
 const DEFAULT_CONFIG_DIR: &str = "/etc/chains-config";
 
 /// Runs an attestation as the flags and config say.
@@ -205,7 +208,13 @@ fn kube_client(args: &AttestArgs, needed_for: Option<&str>) -> Result<Option<Arc
     if args.taskrun_api == TaskRunApi::Off {
         return Ok(None);
     }
-    let timeout = std::time::Duration::from_secs(args.registry_timeout.max(1));
+    // Optional reads must not hold the run up for long when the API server is unreachable.
+    let secs = if needed_for.is_some() || args.taskrun_api == TaskRunApi::On {
+        args.registry_timeout
+    } else {
+        args.registry_timeout.min(OPTIONAL_API_SECONDS)
+    };
+    let timeout = std::time::Duration::from_secs(secs.max(1));
     match Kube::in_cluster(&args.serviceaccount_dir, &args.namespace, timeout) {
         Ok(Some(k)) => Ok(Some(Arc::new(k))),
         Ok(None) if args.taskrun_api == TaskRunApi::On || needed_for.is_some() => {
@@ -232,7 +241,7 @@ fn fetch_taskrun(
 ) -> Result<Option<ApiTaskRun>, Failure> {
     let body = match kube.get_taskrun(&args.taskrun_name) {
         Ok(b) => b,
-        Err(e) if e.is_forbidden() && !required && args.taskrun_api == TaskRunApi::Auto => {
+        Err(e) if !required && args.taskrun_api == TaskRunApi::Auto => {
             tracing::warn!(
                 "{e}; going on with what the pod sees (no step images, spec or labels in the payload)"
             );
@@ -329,6 +338,16 @@ fn check_config(config: &Config, args: &AttestArgs) -> Result<(), Failure> {
         .any(|t| config.enabled(*t) && config.storage(*t).iter().any(|s| s == "tekton"))
         || (config.enabled(ArtifactType::TaskRun)
             && config.format(ArtifactType::TaskRun) == "tekton");
+    if args.pipelinerun
+        && config.enabled(ArtifactType::PipelineRun)
+        && config.get("artifacts.pipelinerun.enable-deep-inspection") == "true"
+        && args.taskrun_api == TaskRunApi::Off
+    {
+        return Err(Failure::usage(
+            "artifacts.pipelinerun.enable-deep-inspection needs the child TaskRuns from the \
+             Kubernetes API, which --taskrun-api off turns off",
+        ));
+    }
     if tekton_needed && args.taskrun_api == TaskRunApi::Off {
         return Err(Failure::usage(
             "storage or format tekton needs the Kubernetes API, which --taskrun-api off turns off",

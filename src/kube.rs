@@ -33,6 +33,13 @@ pub enum KubeError {
         status: u16,
         message: String,
     },
+    /// 401: the API server does not accept the token.
+    #[error(
+        "the API server rejected the service-account token ({message}): it may have expired or be meant for another audience"
+    )]
+    Unauthorized { message: String },
+    #[error("{0}")]
+    BadName(String),
     #[error("{kind} {name:?} not found in namespace {namespace:?}")]
     NotFound {
         kind: &'static str,
@@ -47,12 +54,6 @@ pub enum KubeError {
     },
     #[error("{op}: {message}")]
     Transport { op: String, message: String },
-}
-
-impl KubeError {
-    pub fn is_forbidden(&self) -> bool {
-        matches!(self, KubeError::Forbidden { .. })
-    }
 }
 
 /// The two kinds of run chainlet attests.
@@ -175,6 +176,7 @@ impl Kube {
                     .into(),
             ));
         }
+        check_name("namespace", &namespace)?;
         Ok(Some(Kube {
             base: format!("https://{host}:{port}"),
             namespace,
@@ -206,6 +208,7 @@ impl Kube {
     }
 
     fn get(&self, resource: Resource, name: &str) -> Result<Vec<u8>, KubeError> {
+        check_name(resource.kind, name)?;
         let op = format!("GET {} {}/{name}", resource.kind, self.namespace);
         let (status, body) = self.send("GET", &self.url(resource.plural, name), None, &op)?;
         match status {
@@ -227,6 +230,7 @@ impl Kube {
         dry_run: bool,
     ) -> Result<(), KubeError> {
         let resource = kind.resource();
+        check_name(resource.kind, name)?;
         let op = format!(
             "PATCH {} {}/{name} annotations{}",
             resource.kind,
@@ -257,7 +261,8 @@ impl Kube {
     ) -> KubeError {
         let message = status_message(body);
         match status {
-            401 | 403 => KubeError::Forbidden {
+            401 => KubeError::Unauthorized { message },
+            403 => KubeError::Forbidden {
                 verb,
                 resource: resource.plural,
                 name: name.to_owned(),
@@ -382,6 +387,25 @@ fn unreachable_transport(op: &str, e: (bool, String)) -> KubeError {
     KubeError::Transport {
         op: op.to_owned(),
         message: e.1,
+    }
+}
+
+/// Object names and namespaces are DNS subdomains (RFC 1123): anything else would change the
+/// request's path.
+fn check_name(what: &str, name: &str) -> Result<(), KubeError> {
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.')
+        && !name.starts_with(['-', '.'])
+        && !name.ends_with(['-', '.']);
+    if ok {
+        Ok(())
+    } else {
+        Err(KubeError::BadName(format!(
+            "{what} name {name:?}: not a Kubernetes object name (lowercase letters, digits, '-' and '.')"
+        )))
     }
 }
 

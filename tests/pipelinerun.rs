@@ -288,7 +288,6 @@ fn without_the_api_the_finally_task_passes_the_results() {
 
 #[test]
 fn pipelinerun_mode_names_what_is_missing() {
-    let pod = Pod::new();
     let out = chainlet(&["attest", "--pipelinerun", "--pipelinerun-uid", PR_UID]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
@@ -312,5 +311,4 @@ fn pipelinerun_mode_names_what_is_missing() {
         "{}",
         stderr(&out)
     );
-    assert!(pod.written().is_empty());
 }

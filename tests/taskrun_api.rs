@@ -47,6 +47,40 @@ fn setup(fx: &Path, object: Value) -> (Pod, ApiServer) {
     (pod, api)
 }
 
+/// A finished TaskRun as the API server shows it, written here so that the tests of the API
+/// client and of storage `tekton` run without the shared fixtures: one step with a pinned
+/// image, an image pair, a remote Task source and feature flags.
+fn inline_taskrun() -> Value {
+    json!({
+        "apiVersion": "tekton.dev/v1", "kind": "TaskRun",
+        "metadata": {"name": FIXTURE_NAME, "namespace": NAMESPACE, "uid": FIXTURE_UID,
+                     "labels": {"app": "demo"}},
+        "spec": {"taskRef": {"resolver": "git", "params": [{"name": "url", "value": "https://g/t"}]},
+                 "serviceAccountName": "builder", "timeout": "1h"},
+        "status": {
+            "startTime": "2026-03-01T10:00:00Z", "completionTime": "2026-03-01T10:01:00Z",
+            "steps": [{"name": "build", "container": "step-build",
+                       "imageID": "docker-pullable://gcr.io/tools/builder@sha256:d4b63d3e24d6eef04a6dc0795cf8a73470688803d97c52cffa3c8d4efd3397b6"}],
+            "results": [
+                {"name": "IMAGE_DIGEST", "value": "sha256:827521c857fdcd4374f4da5442fbae2edb01e7fbae285c3ec15673d4c1daecb7"},
+                {"name": "IMAGE_URL", "value": "gcr.io/my/image"}
+            ],
+            "provenance": {"refSource": {"uri": "git+https://g/t.git", "digest": {"sha1": "abc123"}, "entryPoint": "task.yaml"},
+                           "featureFlags": {"enableAPIFields": "beta"}}
+        }
+    })
+}
+
+/// An empty pod with a key made by chainlet, and the API server serving [`inline_taskrun`].
+fn inline_setup() -> (Pod, ApiServer) {
+    let pod = Pod::new();
+    std::fs::create_dir_all(pod.path("steps")).unwrap();
+    pod.chainlet_key("test");
+    let api = ApiServer::start(&pod.path("api"));
+    api.add_taskrun(FIXTURE_NAME, inline_taskrun());
+    (pod, api)
+}
+
 /// `chainlet attest` in the pod, with the API server's environment.
 fn attest(pod: &Pod, api: &ApiServer, uid: &str, extra: &[&str]) -> std::process::Output {
     let mut args: Vec<String> = [
@@ -233,8 +267,7 @@ fn decode(v: &Value) -> Vec<u8> {
 
 #[test]
 fn storage_tekton_annotations_verify_with_cosign_as_chains_docs_say() {
-    let Some(fx) = fixtures() else { return };
-    let (pod, api) = setup(&fx, recorded(&fx, "pipeline-v1/taskrun1.json"));
+    let (pod, api) = inline_setup();
     ok(&attest(
         &pod,
         &api,
@@ -270,7 +303,7 @@ fn storage_tekton_annotations_verify_with_cosign_as_chains_docs_say() {
         decode(&ann[&format!("chains.tekton.dev/signature-{key}")]),
     )
     .unwrap();
-    let pubkey = fx.join("chains/test/testdata/cosign.pub");
+    let pubkey = pod.path("secrets/cosign.pub");
     let (verified, out) = cosign_run(
         &[
             OsStr::new("verify-blob-attestation"),
@@ -323,9 +356,8 @@ fn storage_tekton_annotations_verify_with_cosign_as_chains_docs_say() {
 
 #[test]
 fn format_tekton_signs_the_status_as_the_api_returned_it() {
-    let Some(fx) = fixtures() else { return };
-    let object = recorded(&fx, "slsa-v2alpha4/taskrun1.json");
-    let (pod, api) = setup(&fx, object.clone());
+    let object = inline_taskrun();
+    let (pod, api) = inline_setup();
     ok(&attest(
         &pod,
         &api,
@@ -352,19 +384,15 @@ fn format_tekton_signs_the_status_as_the_api_returned_it() {
     )
     .unwrap();
     std::fs::write(&payload_file, &payload).unwrap();
-    let (verified, out) = cosign_verify_blob(
-        &fx.join("chains/test/testdata/cosign.pub"),
-        &sig_file,
-        &payload_file,
-    );
+    let (verified, out) =
+        cosign_verify_blob(&pod.path("secrets/cosign.pub"), &sig_file, &payload_file);
     assert!(verified, "{out}");
     assert_eq!(ann["chains.tekton.dev/signed"], "true");
 }
 
 #[test]
 fn without_patch_permission_the_error_names_it_and_nothing_is_written() {
-    let Some(fx) = fixtures() else { return };
-    let (pod, api) = setup(&fx, recorded(&fx, "pipeline-v1/taskrun1.json"));
+    let (pod, api) = inline_setup();
     api.deny("patch");
     let out = attest(
         &pod,
@@ -391,8 +419,7 @@ fn without_patch_permission_the_error_names_it_and_nothing_is_written() {
 
 #[test]
 fn a_failed_backend_marks_the_taskrun_failed_and_never_signed() {
-    let Some(fx) = fixtures() else { return };
-    let (pod, api) = setup(&fx, recorded(&fx, "pipeline-v1/taskrun1.json"));
+    let (pod, api) = inline_setup();
     // Nothing listens on port 1: storage oci fails after its retries.
     let out = attest(
         &pod,
@@ -427,8 +454,7 @@ fn a_failed_backend_marks_the_taskrun_failed_and_never_signed() {
 
 #[test]
 fn reading_the_taskrun_refused_is_a_warning_in_auto_mode_and_an_error_when_required() {
-    let Some(fx) = fixtures() else { return };
-    let (pod, api) = setup(&fx, recorded(&fx, "pipeline-v1/taskrun1.json"));
+    let (pod, api) = inline_setup();
     api.deny("get");
     let args = file_storage(&pod, "slsa/v1");
     let out = attest(&pod, &api, FIXTURE_UID, &strs(&args));
@@ -451,8 +477,7 @@ fn reading_the_taskrun_refused_is_a_warning_in_auto_mode_and_an_error_when_requi
 
 #[test]
 fn a_taskrun_with_another_uid_is_refused() {
-    let Some(fx) = fixtures() else { return };
-    let (pod, api) = setup(&fx, recorded(&fx, "pipeline-v1/taskrun1.json"));
+    let (pod, api) = inline_setup();
     let args = file_storage(&pod, "slsa/v1");
     let out = attest(
         &pod,

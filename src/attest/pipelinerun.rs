@@ -157,8 +157,22 @@ fn collect(args: &AttestArgs, kube: Option<&Kube>, deep: bool) -> Result<Pipelin
         }
         None => Vec::new(),
     };
+    // What the API shows wins over what was passed: a passed value is one task's result
+    // text, read line by line, and only fills in names the Pipeline's own results lack.
+    let mut given: Vec<String> = Vec::new();
     for r in passed {
-        results.retain(|have| have.name != r.name);
+        if given.contains(&r.name) {
+            return Err(Failure::usage(format!(
+                "--pipeline-result {}: given twice (a value with a line break splits into \
+                 several entries)",
+                r.name
+            )));
+        }
+        given.push(r.name.clone());
+        if results.iter().any(|have| have.name == r.name) {
+            tracing::info!(result = %r.name, "computed from the PipelineRun; the passed value is not used");
+            continue;
+        }
         results.push(r);
     }
     let mut params: Vec<(String, String)> = Vec::new();
@@ -237,7 +251,7 @@ fn read_api(
 ) -> Result<(Option<ApiPipelineRun>, Children), Failure> {
     let body = match kube.get_pipelinerun(&args.pipelinerun_name) {
         Ok(b) => b,
-        Err(e) if e.is_forbidden() && !required && args.taskrun_api == TaskRunApi::Auto => {
+        Err(e) if !required && args.taskrun_api == TaskRunApi::Auto => {
             tracing::warn!("{e}; going on with the results passed to this step");
             return Ok((None, Vec::new()));
         }
@@ -265,13 +279,35 @@ fn read_api(
         if *name == args.taskrun_name {
             continue;
         }
-        let body = kube.get_taskrun(name).map_err(Failure::run)?;
+        let body = match kube.get_taskrun(name) {
+            Ok(b) => b,
+            // Without deep inspection a child adds only its source and images: a child that
+            // is gone (pruned) or unreadable is left out with a warning in auto mode.
+            Err(e) if !required && args.taskrun_api == TaskRunApi::Auto => {
+                tracing::warn!("{e}; TaskRun {name} left out of the PipelineRun's provenance");
+                continue;
+            }
+            Err(e) => return Err(Failure::run(e)),
+        };
         let tr = api::parse(&body).map_err(|e| {
             Failure::run(format!(
                 "TaskRun {}/{name} from the API: {e}",
                 kube.namespace()
             ))
         })?;
+        let owner = tr
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("tekton.dev/pipelineRun"))
+            .map(String::as_str);
+        if owner != Some(args.pipelinerun_name.as_str()) {
+            tracing::warn!(
+                taskrun = %name,
+                "not labelled tekton.dev/pipelineRun={}: another run took the name; left out",
+                args.pipelinerun_name
+            );
+            continue;
+        }
         if tr.completion_time.is_none() {
             tracing::info!(taskrun = %name, "not finished: left out of the PipelineRun's provenance");
             continue;

@@ -48,8 +48,8 @@ pub struct ApiTaskRun {
     /// `status.taskSpec.steps`, after Tekton's substitutions (for slsa/v1's buildConfig).
     pub task_spec_steps: Vec<Value>,
     pub steps: Vec<StepState>,
-    /// `status.sidecars[].imageID`.
-    pub sidecar_images: Vec<String>,
+    /// `status.sidecars[]`: name and imageID.
+    pub sidecar_images: Vec<(String, String)>,
     pub ref_source: Option<RefSource>,
     /// `status.provenance.featureFlags`, as the API returned it.
     pub feature_flags: Option<Value>,
@@ -121,7 +121,11 @@ pub fn parse(body: &[u8]) -> Result<ApiTaskRun, String> {
         .iter()
         .enumerate()
     {
-        sidecar_images.push(string(s, "imageID", &format!("status.sidecars[{i}]"))?.to_owned());
+        let what = format!("status.sidecars[{i}]");
+        sidecar_images.push((
+            string(s, "name", &what)?.to_owned(),
+            string(s, "imageID", &what)?.to_owned(),
+        ));
     }
     let resolver = spec
         .get("taskRef")
@@ -377,17 +381,23 @@ pub fn resolve_pipeline_results(
             .find(|r| r.name == name)
             .map(|r| &r.value)
     };
-    // One reference: (task, result, key or "[*]" or "").
+    // One reference: (task, result, selector): "" (the value), "[*]" (a whole array), "[N]"
+    // (an element) or an object key.
     fn parse_ref(inner: &str) -> Option<(&str, &str, &str)> {
-        let rest = inner.strip_prefix("tasks.")?;
+        let rest = inner
+            .strip_prefix("tasks.")
+            .or_else(|| inner.strip_prefix("finally."))?;
         let (task, rest) = rest.split_once(".results.")?;
-        if let Some(name) = rest.strip_suffix("[*]") {
-            return Some((task, name, "[*]"));
+        if let Some(open) = rest.find('[') {
+            return Some((task, &rest[..open], &rest[open..]));
         }
         Some(match rest.split_once('.') {
             Some((name, key)) => (task, name, key),
             None => (task, rest, ""),
         })
+    }
+    fn index(sel: &str) -> Option<usize> {
+        sel.strip_prefix('[')?.strip_suffix(']')?.parse().ok()
     }
     let whole = |s: &str| -> Option<Option<ResultValue>> {
         let inner = s.strip_prefix("$(")?.strip_suffix(')')?;
@@ -399,6 +409,10 @@ pub fn resolve_pipeline_results(
         Some(match (v, sel) {
             (None, _) => None,
             (Some(v), "" | "[*]") => Some(v.clone()),
+            (Some(ResultValue::Array(a)), sel) => index(sel)
+                .and_then(|i| a.get(i))
+                .cloned()
+                .map(ResultValue::String),
             (Some(ResultValue::Object(o)), key) => o.get(key).cloned().map(ResultValue::String),
             (Some(_), _) => None,
         })
@@ -414,6 +428,7 @@ pub fn resolve_pipeline_results(
             match parse_ref(inner) {
                 Some((task, name, sel)) => match (lookup(task, name)?, sel) {
                     (ResultValue::String(v), "") => out.push_str(v),
+                    (ResultValue::Array(a), sel) => out.push_str(a.get(index(sel)?)?),
                     (ResultValue::Object(o), key) if !key.is_empty() && key != "[*]" => {
                         out.push_str(o.get(key)?)
                     }
@@ -426,8 +441,13 @@ pub fn resolve_pipeline_results(
         out.push_str(rest);
         Some(out)
     };
+    // Pipelines skips a declared result that references no task.
+    let references = |v: &Value| {
+        let text = v.to_string();
+        text.contains("$(tasks.") || text.contains("$(finally.")
+    };
     let mut out = Vec::new();
-    for (name, template) in specs {
+    for (name, template) in specs.iter().filter(|(_, t)| references(t)) {
         let value = match template {
             Value::String(s) => match whole(s) {
                 Some(v) => v,
@@ -540,6 +560,15 @@ mod tests {
                 "literal".to_owned(),
                 serde_json::json!(["x", "$(tasks.build.results.IMAGE_URL)"]),
             ),
+            (
+                "second".to_owned(),
+                Value::from("$(tasks.build.results.a[1])"),
+            ),
+            ("only-text".to_owned(), Value::from("no reference")),
+            (
+                "from-finally".to_owned(),
+                Value::from("$(finally.build.results.IMAGE_URL)"),
+            ),
         ];
         let got = resolve_pipeline_results(&specs, &[("build".to_owned(), &child)]);
         let by: BTreeMap<_, _> = got.iter().map(|r| (r.name.as_str(), &r.value)).collect();
@@ -553,6 +582,9 @@ mod tests {
             &ResultValue::Array(vec!["x".into(), "gcr.io/x".into()])
         );
         assert!(!by.contains_key("skipped"));
+        assert_eq!(by["second"], &ResultValue::String("2".into()));
+        assert!(!by.contains_key("only-text"));
+        assert_eq!(by["from-finally"], &ResultValue::String("gcr.io/x".into()));
     }
 
     #[test]

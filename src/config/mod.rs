@@ -145,6 +145,17 @@ impl Config {
                 );
             }
         }
+        // An override with an empty value is not given, but its key must still be one.
+        for (name, _) in overrides
+            .iter()
+            .filter_map(|o| o.split_once('='))
+            .filter(|(_, v)| v.trim().is_empty())
+        {
+            keys::find(name.trim()).ok_or_else(|| ConfigError::UnknownKey {
+                key: name.to_owned(),
+                origin: format!("--override {name}"),
+            })?;
+        }
         let given = overrides
             .iter()
             .filter(|o| o.split_once('=').is_none_or(|(_, v)| !v.trim().is_empty()))

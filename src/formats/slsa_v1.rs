@@ -28,13 +28,14 @@ pub(super) fn statement(
 ) -> Result<Statement, String> {
     let mut materials: Vec<Artifact> = Vec::new();
     if let Some(api) = &run.api {
-        for id in api
+        let ids = api
             .steps
             .iter()
-            .map(|s| &s.image_id)
-            .chain(api.sidecar_images.iter())
-        {
-            let (repo, alg, hex) = image_dependency(id)?;
+            .map(|s| (&s.name, &s.image_id))
+            .chain(api.sidecar_images.iter().map(|(n, id)| (n, id)));
+        for (name, id) in ids {
+            let (repo, alg, hex) = image_dependency(id)
+                .map_err(|e| format!("TaskRun {}, container {name}: {e}", api.name))?;
             append(
                 &mut materials,
                 Artifact {

@@ -176,62 +176,94 @@ fn resolved_dependencies(
     api: Option<&ApiTaskRun>,
     artifacts: &Artifacts,
 ) -> Result<Vec<Value>, String> {
-    let mut out: Vec<Value> = Vec::new();
-    let mut seen: Vec<(String, Value)> = Vec::new();
-    let mut push = |entry: Value, dedupe: bool, out: &mut Vec<Value>| {
-        let key = (
-            entry["uri"].as_str().unwrap_or("").to_owned(),
-            entry["digest"].clone(),
-        );
-        if dedupe {
-            if seen.contains(&key) {
-                return;
-            }
-            seen.push(key);
-        }
-        out.push(entry);
-    };
-    let input = |a: &Artifact| json!({"digest": a.digest, "name": "inputs/result", "uri": a.name});
+    let mut deps = Deps::default();
     if let Some(api) = api {
+        // Chains adds the Task's source after its duplicate pass: it neither drops nor hides.
         if let Some(src) = &api.ref_source {
-            push(
+            deps.push(
                 json!({"digest": src.digest, "name": "task", "uri": src.uri}),
-                false,
-                &mut out,
+                Dedup::Outside,
             );
         }
-        let images = api
-            .steps
-            .iter()
-            .map(|s| &s.image_id)
-            .chain(api.sidecar_images.iter());
-        for id in images {
-            let (repo, alg, hex) = image_dependency(id)?;
-            push(
-                json!({"digest": {alg: hex}, "uri": format!("oci://{repo}")}),
-                true,
-                &mut out,
-            );
-        }
+        images(&mut deps, api)?;
     }
     if alpha4 {
         for a in &artifacts.step_inputs {
-            push(input(a), true, &mut out);
+            deps.push(input(a), Dedup::Drop);
         }
-        for step in api.iter().flat_map(|a| a.steps.iter()) {
-            if let Some(src) = &step.ref_source {
-                push(
-                    json!({"digest": src.digest, "name": format!("stepAction/{}", step.name), "uri": src.uri}),
-                    false,
-                    &mut out,
-                );
-            }
-        }
+        step_actions(&mut deps, api);
     }
     for a in artifacts.git.iter().chain(artifacts.inputs.iter()) {
-        push(input(a), true, &mut out);
+        deps.push(input(a), Dedup::Drop);
     }
-    Ok(out)
+    Ok(deps.out)
+}
+
+/// How an entry takes part in Chains' duplicate pass over resolved dependencies (same URI,
+/// digest and content; the name does not count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dedup {
+    /// Dropped when an earlier entry has its key.
+    Drop,
+    /// Never dropped (`pipeline`, `task`, `stepAction/*` inside the pass), but later entries
+    /// with its key are.
+    Keep,
+    /// Not part of the pass at all.
+    Outside,
+}
+
+#[derive(Default)]
+struct Deps {
+    out: Vec<Value>,
+    seen: Vec<(Value, Value, Value)>,
+}
+
+impl Deps {
+    fn push(&mut self, entry: Value, mode: Dedup) {
+        let field = |k: &str| entry.get(k).cloned().unwrap_or(Value::Null);
+        let key = (field("uri"), field("digest"), field("content"));
+        let known = self.seen.contains(&key);
+        match mode {
+            Dedup::Drop if known => return,
+            Dedup::Drop | Dedup::Keep if !known => self.seen.push(key),
+            _ => {}
+        }
+        self.out.push(entry);
+    }
+}
+
+fn input(a: &Artifact) -> Value {
+    json!({"digest": a.digest, "name": "inputs/result", "uri": a.name})
+}
+
+/// A TaskRun's step images, then its sidecar images.
+fn images(deps: &mut Deps, tr: &ApiTaskRun) -> Result<(), String> {
+    let ids = tr
+        .steps
+        .iter()
+        .map(|s| (&s.name, &s.image_id))
+        .chain(tr.sidecar_images.iter().map(|(n, id)| (n, id)));
+    for (name, id) in ids {
+        let (repo, alg, hex) = image_dependency(id)
+            .map_err(|e| format!("TaskRun {}, container {name}: {e}", tr.name))?;
+        deps.push(
+            json!({"digest": {alg: hex}, "uri": format!("oci://{repo}")}),
+            Dedup::Drop,
+        );
+    }
+    Ok(())
+}
+
+/// `stepAction/<step>` for each step whose StepAction was resolved remotely.
+fn step_actions(deps: &mut Deps, tr: Option<&ApiTaskRun>) {
+    for step in tr.iter().flat_map(|a| a.steps.iter()) {
+        if let Some(src) = &step.ref_source {
+            deps.push(
+                json!({"digest": src.digest, "name": format!("stepAction/{}", step.name), "uri": src.uri}),
+                Dedup::Keep,
+            );
+        }
+    }
 }
 
 fn byproducts(alpha4: bool, run: &RunRecord) -> Vec<Value> {
@@ -399,12 +431,12 @@ fn pipeline_dependencies(
     children: &[(RunRecord, Artifacts)],
 ) -> Result<Vec<Value>, String> {
     let deep = opts.deep_inspection;
-    let mut list: Vec<(Value, bool)> = Vec::new();
+    let mut deps = Deps::default();
     if let Some(src) = pr.api.as_ref().and_then(|a| a.ref_source.as_ref()) {
-        list.push((
+        deps.push(
             json!({"digest": src.digest, "name": "pipeline", "uri": src.uri}),
-            false,
-        ));
+            Dedup::Keep,
+        );
     }
     for (rec, _) in children {
         let child = rec.api.as_ref().expect("children come from the API");
@@ -424,36 +456,17 @@ fn pipeline_dependencies(
                         .into(),
                 );
             }
-            list.push((e.into(), true));
+            deps.push(e.into(), Dedup::Drop);
         }
         if alpha4 {
-            for step in &child.steps {
-                if let Some(src) = &step.ref_source {
-                    list.push((
-                        json!({"digest": src.digest, "name": format!("stepAction/{}", step.name), "uri": src.uri}),
-                        false,
-                    ));
-                }
-            }
+            step_actions(&mut deps, Some(child));
         }
-        for id in child
-            .steps
-            .iter()
-            .map(|s| &s.image_id)
-            .chain(child.sidecar_images.iter())
-        {
-            let (repo, alg, hex) = image_dependency(id)?;
-            list.push((
-                json!({"digest": {alg: hex}, "uri": format!("oci://{repo}")}),
-                true,
-            ));
-        }
+        images(&mut deps, child)?;
     }
-    let input = |a: &Artifact| json!({"digest": a.digest, "name": "inputs/result", "uri": a.name});
     if alpha4 && deep {
         for (_, artifacts) in children {
             for a in &artifacts.step_inputs {
-                list.push((input(a), true));
+                deps.push(input(a), Dedup::Drop);
             }
         }
     }
@@ -472,23 +485,99 @@ fn pipeline_dependencies(
     if let Some(git) = own.git.as_ref().filter(|g| g.name != "git+.git") {
         append(&mut inputs, git.clone());
     }
-    list.extend(inputs.iter().map(|a| (input(a), true)));
-
-    let mut seen: Vec<(Value, Value, Value)> = Vec::new();
-    let mut out = Vec::new();
-    for (entry, dedupe) in list {
-        let key = (
-            entry.get("uri").cloned().unwrap_or(Value::Null),
-            entry.get("digest").cloned().unwrap_or(Value::Null),
-            entry.get("content").cloned().unwrap_or(Value::Null),
-        );
-        if dedupe {
-            if seen.contains(&key) {
-                continue;
-            }
-            seen.push(key);
-        }
-        out.push(entry);
+    for a in &inputs {
+        deps.push(input(a), Dedup::Drop);
     }
-    Ok(out)
+    Ok(deps.out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::api;
+
+    fn opts() -> Options {
+        Options {
+            builder_id: "b".into(),
+            build_type: "https://tekton.dev/chains/v2/slsa".into(),
+            deep_inspection: true,
+        }
+    }
+
+    fn deps(statement: &Statement) -> Vec<Value> {
+        statement.predicate["buildDefinition"]["resolvedDependencies"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    const SRC: &str =
+        r#"{"uri":"git+https://g/r.git","digest":{"sha1":"c0"},"entryPoint":"p.yaml"}"#;
+
+    /// Chains' duplicate pass remembers `pipeline` and `stepAction/*` entries: later entries
+    /// from the same repository and commit are dropped.
+    #[test]
+    fn kept_entries_still_hide_later_duplicates() {
+        let pr = api::parse_pipelinerun(
+            format!(
+                r#"{{"metadata":{{"name":"pr","uid":"u"}},"spec":{{}},
+                "status":{{"provenance":{{"refSource":{SRC}}},
+                  "pipelineSpec":{{"tasks":[{{"name":"t"}}]}}}}}}"#
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let child = api::parse(
+            format!(
+                r#"{{"metadata":{{"name":"c","uid":"cu"}},"status":{{"completionTime":"2021-01-01T00:00:00Z",
+                "provenance":{{"refSource":{SRC}}},
+                "steps":[{{"name":"s","imageID":"r@sha256:aa","provenance":{{"refSource":{SRC}}}}}]}}}}"#
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let record = PipelineRecord {
+            name: "pr".into(),
+            uid: "u".into(),
+            api: Some(pr),
+            results: vec![],
+            children: vec![child.clone()],
+            params: vec![
+                ("CHAINS-GIT_URL".into(), "https://g/r".into()),
+                ("CHAINS-GIT_COMMIT".into(), "c0".into()),
+            ],
+            started_on: None,
+            finished_on: None,
+        };
+        let s = pipelinerun_statement(true, &opts(), &record, Strictness::Strict).unwrap();
+        let names: Vec<String> = deps(&s)
+            .iter()
+            .map(|d| {
+                d.get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("-")
+                    .to_owned()
+            })
+            .collect();
+        // pipelineTask and the git input repeat the pipeline's source: dropped; the StepAction
+        // entry is kept all the same.
+        assert_eq!(names, ["pipeline", "stepAction/s", "-"]);
+
+        // A TaskRun: the git input repeats the remote StepAction's source.
+        let mut run = RunRecord::from_api(&child);
+        run.params = record.params.clone();
+        let artifacts =
+            crate::subjects::subjects(&run, View::BuildArtifacts, Strictness::Strict).unwrap();
+        let s = statement(true, &opts(), &run, &artifacts).unwrap();
+        let names: Vec<String> = deps(&s)
+            .iter()
+            .map(|d| {
+                d.get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("-")
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(names, ["task", "-", "stepAction/s"]);
+    }
 }

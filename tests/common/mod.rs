@@ -54,6 +54,12 @@ pub fn chainlet(args: &[&str]) -> Output {
 
 pub fn chainlet_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chainlet"));
+    // Nothing of the caller's environment steers chainlet in a test.
+    for (var, _) in std::env::vars_os() {
+        if var.to_string_lossy().starts_with("CHAINLET_") {
+            cmd.env_remove(var);
+        }
+    }
     cmd.args(args).env("CHAINLET_LOG_LEVEL", "warn");
     for var in [
         "CHAINLET_RESULTS_DIR",
