@@ -493,3 +493,49 @@ fn a_taskrun_with_another_uid_is_refused() {
     );
     assert!(!pod.path("out").exists());
 }
+
+#[test]
+fn an_unreachable_api_server_is_a_warning_when_nothing_needs_it() {
+    let (pod, api) = inline_setup();
+    // The service account is mounted, but nothing listens where the API server should be.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port().to_string();
+    drop(closed);
+    let sa = api.sa_dir.display().to_string();
+    let env = [
+        ("KUBERNETES_SERVICE_HOST", "127.0.0.1"),
+        ("KUBERNETES_SERVICE_PORT", port.as_str()),
+        ("CHAINLET_SERVICEACCOUNT_DIR", sa.as_str()),
+    ];
+    let mut args = vec![
+        "attest".to_owned(),
+        "--results-dir".into(),
+        pod.s("results"),
+        "--signing-secrets".into(),
+        pod.s("secrets"),
+        "--taskrun-name".into(),
+        FIXTURE_NAME.into(),
+        "--taskrun-uid".into(),
+        FIXTURE_UID.into(),
+        "--registry-timeout".into(),
+        "1".into(),
+    ];
+    args.extend(file_storage(&pod, "slsa/v2alpha4"));
+    let out = chainlet_env(&strs(&args), &env);
+    ok(&out);
+    assert!(
+        stderr(&out).contains("going on with what the pod sees"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Storage tekton needs it: then it is an error.
+    std::fs::remove_dir_all(pod.path("out")).unwrap();
+    args.extend([
+        "--set".into(),
+        "artifacts.taskrun.storage=tekton,file".into(),
+    ]);
+    let out = chainlet_env(&strs(&args), &env);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!pod.path("out").exists());
+}
