@@ -264,6 +264,31 @@ fn fetch_taskrun(
         "--taskrun-uid",
         &args.taskrun_uid,
     )?;
+    let mut api = api;
+    if api.completion_time.is_none() {
+        // The TaskRun is still running (chainlet is one of its steps): steps after this one
+        // have not started and have no image yet. They are left out, not guessed.
+        let waiting: Vec<String> = api
+            .steps
+            .iter()
+            .filter(|s| s.image_id.is_empty())
+            .map(|s| s.name.clone())
+            .chain(
+                api.sidecar_images
+                    .iter()
+                    .filter(|(_, id)| id.is_empty())
+                    .map(|(n, _)| n.clone()),
+            )
+            .collect();
+        if !waiting.is_empty() {
+            tracing::warn!(
+                containers = ?waiting,
+                "not started yet, so without an image digest: left out of the provenance"
+            );
+            api.steps.retain(|s| !s.image_id.is_empty());
+            api.sidecar_images.retain(|(_, id)| !id.is_empty());
+        }
+    }
     tracing::info!(
         steps = api.steps.len(),
         "read the TaskRun from the Kubernetes API"

@@ -539,3 +539,47 @@ fn an_unreachable_api_server_is_a_warning_when_nothing_needs_it() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(!pod.path("out").exists());
 }
+
+#[test]
+fn steps_that_have_not_started_are_left_out_of_a_running_taskrun() {
+    let (pod, api) = inline_setup();
+    let mut running = inline_taskrun();
+    running["status"]
+        .as_object_mut()
+        .unwrap()
+        .remove("completionTime");
+    running["status"]["steps"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "later", "container": "step-later", "imageID": ""}));
+    api.add_taskrun(FIXTURE_NAME, running);
+    let args = file_storage(&pod, "slsa/v2alpha4");
+    let out = attest(&pod, &api, FIXTURE_UID, &strs(&args));
+    ok(&out);
+    assert!(stderr(&out).contains("not started yet"), "{}", stderr(&out));
+    let statement: Value = serde_json::from_slice(
+        &std::fs::read(pod.path(&format!("out/taskrun-{FIXTURE_UID}/statement.json"))).unwrap(),
+    )
+    .unwrap();
+    let deps = &statement["predicate"]["buildDefinition"]["resolvedDependencies"];
+    assert_eq!(
+        deps,
+        &json!([
+            {"digest": {"sha1": "abc123"}, "name": "task", "uri": "git+https://g/t.git"},
+            {"digest": {"sha256": "d4b63d3e24d6eef04a6dc0795cf8a73470688803d97c52cffa3c8d4efd3397b6"},
+             "uri": "oci://gcr.io/tools/builder"}
+        ])
+    );
+    // A finished TaskRun with a step without an image fails, as in Chains.
+    let mut finished = inline_taskrun();
+    finished["status"]["steps"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "later", "imageID": ""}));
+    api.add_taskrun(FIXTURE_NAME, finished);
+    std::fs::remove_dir_all(pod.path("out")).unwrap();
+    let out = attest(&pod, &api, FIXTURE_UID, &strs(&args));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("container later"), "{}", stderr(&out));
+    assert!(!pod.path("out").exists());
+}
