@@ -35,6 +35,12 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
     }
     check_config(&config, args)?;
     let results_out = parse_write_results(&args.write_results)?;
+    if !args.pipelinerun && !args.pipeline_result_args.is_empty() {
+        return Err(Failure::usage(format!(
+            "{:?} after `--`: PipelineRun results are for --pipelinerun only",
+            args.pipeline_result_args[0]
+        )));
+    }
     if args.pipelinerun {
         return pipelinerun::run(args, &config, &results_out);
     }

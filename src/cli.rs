@@ -148,6 +148,11 @@ pub struct AttestArgs {
         value_delimiter = '\n'
     )]
     pub pipeline_results: Vec<String>,
+    /// With --pipelinerun: more PipelineRun results, one NAME=VALUE per argument after `--`,
+    /// taken whole (a value may hold line breaks): what a Tekton array param gives with
+    /// args: [..., "--", "$(params.results[*])"].
+    #[arg(last = true, value_name = "NAME=VALUE")]
+    pub pipeline_result_args: Vec<String>,
     /// A TaskRun parameter to record (the pod cannot read them otherwise), e.g.
     /// --param CHAINS-GIT_URL=$(params.url). Repeatable; in the environment, one per line.
     #[arg(

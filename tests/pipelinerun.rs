@@ -312,3 +312,31 @@ fn pipelinerun_mode_names_what_is_missing() {
         stderr(&out)
     );
 }
+
+#[test]
+fn results_after_the_separator_are_taken_whole() {
+    let pod = Pod::new();
+    pod.chainlet_key("test");
+    let other = "1111111111111111111111111111111111111111111111111111111111111111";
+    // What a Tekton array param gives: one argument per element, line breaks kept.
+    let images = format!("gcr.io/foo/bar@sha256:{IMAGE_DIGEST}\ngcr.io/foo/baz@sha256:{other}");
+    let mut args = to_files(&pod);
+    args.extend(["--".into(), format!("IMAGES={images}")]);
+    ok(&attest(&pod, None, &strs(&args)));
+    let names: Vec<String> = statement(&pod)["subject"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["gcr.io/foo/bar", "gcr.io/foo/baz"]);
+
+    // Without --pipelinerun they have no place.
+    let out = chainlet(&["attest", "--taskrun-name", "x", "--", "IMAGES=x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--pipelinerun only"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -128,7 +128,11 @@ pub(super) fn run(
 
 /// The PipelineRun, its finished children and its results.
 fn collect(args: &AttestArgs, kube: Option<&Kube>, deep: bool) -> Result<PipelineRecord, Failure> {
-    let passed = passed_results(&args.pipeline_results)?;
+    let passed = passed_results(
+        args.pipeline_results
+            .iter()
+            .chain(args.pipeline_result_args.iter()),
+    )?;
     let mut cli_params = Vec::new();
     for p in args.params.iter().filter(|p| !p.is_empty()) {
         let (k, v) = p
@@ -209,9 +213,9 @@ fn collect(args: &AttestArgs, kube: Option<&Kube>, deep: bool) -> Result<Pipelin
 
 /// `--pipeline-result NAME=VALUE`: a JSON object or array of strings is an object or array
 /// result, anything else a string, as result files are read.
-fn passed_results(specs: &[String]) -> Result<Vec<TaskResult>, Failure> {
+fn passed_results<'a>(specs: impl Iterator<Item = &'a String>) -> Result<Vec<TaskResult>, Failure> {
     let mut out = Vec::new();
-    for s in specs.iter().filter(|s| !s.trim().is_empty()) {
+    for s in specs.filter(|s| !s.trim().is_empty()) {
         let (name, value) = s.split_once('=').ok_or_else(|| {
             Failure::usage(format!("--pipeline-result {s:?}: expected NAME=VALUE"))
         })?;
