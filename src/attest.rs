@@ -409,38 +409,18 @@ fn collect_run(
         None => None,
     };
     // CHAINS-GIT_* params: the Task's defaults, then the TaskRun's params, then --param.
-    let mut params: Vec<(String, String)> = Vec::new();
-    if let Some(api) = &api {
-        for (name, value) in api.param_defaults.iter().chain(api.params.iter()) {
-            if let Some(v) = value.as_str() {
-                params.push((name.clone(), v.to_owned()));
-            }
-        }
-    }
-    params.extend(cli_params);
-    let started_on = match &args.started_on {
-        Some(s) => Some(parse_time("--started-on", s)?),
-        None => api
-            .as_ref()
+    let params = merged_params(
+        api.iter()
+            .flat_map(|a| a.param_defaults.iter().chain(a.params.iter())),
+        cli_params,
+    );
+    let (started_on, finished_on) = run_times(
+        args,
+        api.as_ref()
             .and_then(|a| a.start_time)
             .or_else(|| collect::results_dir_birth(&args.results_dir)),
-    };
-    let finished_on = match &args.finished_on {
-        Some(s) => parse_time("--finished-on", s)?,
-        None => api
-            .as_ref()
-            .and_then(|a| a.completion_time)
-            .unwrap_or_else(SystemTime::now),
-    };
-    if let Some(start) = started_on
-        && start > finished_on
-    {
-        return Err(Failure::usage(format!(
-            "--started-on ({}) is after --finished-on ({})",
-            formats::rfc3339(start),
-            formats::rfc3339(finished_on)
-        )));
-    }
+        api.as_ref().and_then(|a| a.completion_time),
+    )?;
     // Results never come from the directories that hold chainlet's own secrets and config.
     let mut inputs: Vec<&Path> = vec![&args.signing_secrets];
     if let Some(dir) = &args.config_dir {
@@ -481,6 +461,43 @@ fn collect_run(
         finished_on: Some(finished_on),
         api,
     })
+}
+
+/// String params for `CHAINS-GIT_*`, in precedence order (later wins), then `--param`.
+fn merged_params<'a>(
+    recorded: impl Iterator<Item = &'a (String, serde_json::Value)>,
+    cli: Vec<(String, String)>,
+) -> Vec<(String, String)> {
+    recorded
+        .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
+        .chain(cli)
+        .collect()
+}
+
+/// Start and finish: the flags, else what the run recorded, else (finish) now.
+fn run_times(
+    args: &AttestArgs,
+    recorded_start: Option<SystemTime>,
+    recorded_finish: Option<SystemTime>,
+) -> Result<(Option<SystemTime>, SystemTime), Failure> {
+    let started_on = match &args.started_on {
+        Some(s) => Some(parse_time("--started-on", s)?),
+        None => recorded_start,
+    };
+    let finished_on = match &args.finished_on {
+        Some(s) => parse_time("--finished-on", s)?,
+        None => recorded_finish.unwrap_or_else(SystemTime::now),
+    };
+    if let Some(start) = started_on
+        && start > finished_on
+    {
+        return Err(Failure::usage(format!(
+            "--started-on ({}) is after --finished-on ({})",
+            formats::rfc3339(start),
+            formats::rfc3339(finished_on)
+        )));
+    }
+    Ok((started_on, finished_on))
 }
 
 fn parse_time(flag: &str, s: &str) -> Result<SystemTime, Failure> {

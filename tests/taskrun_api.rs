@@ -265,6 +265,21 @@ fn decode(v: &Value) -> Vec<u8> {
         .unwrap()
 }
 
+/// `cosign verify-blob` with the pod's key accepts a raw signature (from an annotation) over
+/// `payload`.
+fn assert_raw_signature_verifies(pod: &Pod, signature: &[u8], payload: &[u8]) {
+    let (sig_file, payload_file) = (pod.path("raw.sig"), pod.path("raw.payload"));
+    std::fs::write(
+        &sig_file,
+        base64::engine::general_purpose::STANDARD.encode(signature),
+    )
+    .unwrap();
+    std::fs::write(&payload_file, payload).unwrap();
+    let (verified, out) =
+        cosign_verify_blob(&pod.path("secrets/cosign.pub"), &sig_file, &payload_file);
+    assert!(verified, "{out}");
+}
+
 #[test]
 fn storage_tekton_annotations_verify_with_cosign_as_chains_docs_say() {
     let (pod, api) = inline_setup();
@@ -327,15 +342,7 @@ fn storage_tekton_annotations_verify_with_cosign_as_chains_docs_say() {
         decode(&ann[&format!("chains.tekton.dev/payload-{key}")])
     );
     // And the image signature verifies over its payload.
-    let (sig_file, payload_file) = (pod.path("image.sig"), pod.path("image.payload"));
-    std::fs::write(
-        &sig_file,
-        base64::engine::general_purpose::STANDARD.encode(&image_sig),
-    )
-    .unwrap();
-    std::fs::write(&payload_file, &image_payload).unwrap();
-    let (verified, out) = cosign_verify_blob(&pubkey, &sig_file, &payload_file);
-    assert!(verified, "{out}");
+    assert_raw_signature_verifies(&pod, &image_sig, &image_payload);
 
     // One dry run, then one real patch with every annotation and `signed` together.
     let patches: Vec<_> = api
@@ -376,17 +383,8 @@ fn format_tekton_signs_the_status_as_the_api_returned_it() {
     let payload = decode(&ann[&format!("chains.tekton.dev/payload-{key}")]);
     let status: Value = serde_json::from_slice(&payload).unwrap();
     assert_eq!(status, object["status"]);
-    let (sig_file, payload_file) = (pod.path("sig"), pod.path("payload"));
-    std::fs::write(
-        &sig_file,
-        base64::engine::general_purpose::STANDARD
-            .encode(decode(&ann[&format!("chains.tekton.dev/signature-{key}")])),
-    )
-    .unwrap();
-    std::fs::write(&payload_file, &payload).unwrap();
-    let (verified, out) =
-        cosign_verify_blob(&pod.path("secrets/cosign.pub"), &sig_file, &payload_file);
-    assert!(verified, "{out}");
+    let signature = decode(&ann[&format!("chains.tekton.dev/signature-{key}")]);
+    assert_raw_signature_verifies(&pod, &signature, &payload);
     assert_eq!(ann["chains.tekton.dev/signed"], "true");
 }
 

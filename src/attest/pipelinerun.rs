@@ -7,11 +7,10 @@
 //! `--pipeline-result` (the finally Task's params, e.g. `IMAGE_URL=$(tasks.build.results.IMAGE_URL)`).
 
 use std::path::PathBuf;
-use std::time::SystemTime;
 
 use super::{
-    backends, batch_lists, image_subjects, kube_client, parse_time, same_uid, store_or_mark_failed,
-    write_results,
+    backends, batch_lists, image_subjects, kube_client, merged_params, run_times, same_uid,
+    store_or_mark_failed, write_results,
 };
 use crate::Failure;
 use crate::cli::{AttestArgs, TaskRunApi};
@@ -179,26 +178,16 @@ fn collect(args: &AttestArgs, kube: Option<&Kube>, deep: bool) -> Result<Pipelin
         }
         results.push(r);
     }
-    let mut params: Vec<(String, String)> = Vec::new();
-    if let Some(a) = &api {
-        for (k, v) in a.param_defaults.iter().chain(a.params.iter()) {
-            if let Some(s) = v.as_str() {
-                params.push((k.clone(), s.to_owned()));
-            }
-        }
-    }
-    params.extend(cli_params);
-    let started_on = match &args.started_on {
-        Some(s) => Some(parse_time("--started-on", s)?),
-        None => api.as_ref().and_then(|a| a.start_time),
-    };
-    let finished_on = match &args.finished_on {
-        Some(s) => parse_time("--finished-on", s)?,
-        None => api
-            .as_ref()
-            .and_then(|a| a.completion_time)
-            .unwrap_or_else(SystemTime::now),
-    };
+    let params = merged_params(
+        api.iter()
+            .flat_map(|a| a.param_defaults.iter().chain(a.params.iter())),
+        cli_params,
+    );
+    let (started_on, finished_on) = run_times(
+        args,
+        api.as_ref().and_then(|a| a.start_time),
+        api.as_ref().and_then(|a| a.completion_time),
+    )?;
     Ok(PipelineRecord {
         name: args.pipelinerun_name.clone(),
         uid: args.pipelinerun_uid.clone(),
