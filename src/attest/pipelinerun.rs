@@ -49,12 +49,11 @@ pub(super) fn run(
         return write_results(results_out, None, &[]);
     }
     let format = Format::from_config(config.format(TYPE)).expect("config validated the format");
-    if !matches!(format, Format::SlsaV2Alpha3 | Format::SlsaV2Alpha4) {
-        return Err(Failure::usage(format!(
-            "artifacts.pipelinerun.format {:?}: PipelineRun attestations are supported in \
-             slsa/v2alpha4 and slsa/v2alpha3 only, not yet in {0}",
-            config.format(TYPE)
-        )));
+    if format == Format::Tekton {
+        return Err(Failure::usage(
+            "artifacts.pipelinerun.format \"tekton\": Chains' tekton format signed TaskRuns only \
+             in chainlet; use slsa/v2alpha4, slsa/v2alpha3, slsa/v1 or in-toto",
+        ));
     }
     let deep = config.get("artifacts.pipelinerun.enable-deep-inspection") == "true";
     let tekton_storage = config.storage(TYPE).iter().any(|s| s == "tekton");

@@ -66,6 +66,10 @@ pub struct ApiTaskRun {
     /// The whole object as the API returned it (a PipelineRun's `slsa-tekton` dependencies
     /// carry it).
     pub object_json: String,
+    /// `status.results` as the API returned them (slsa/v1 PipelineRun `buildConfig`).
+    pub results_json: Vec<Value>,
+    /// `status.conditions[0].status`: `True`, `False` or `Unknown`.
+    pub condition: String,
 }
 
 /// Parses a TaskRun object (`tekton.dev/v1`).
@@ -151,6 +155,11 @@ pub fn parse(body: &[u8]) -> Result<ApiTaskRun, String> {
         step_results,
         status_json: raw.status.map(|r| r.get().to_owned()).unwrap_or_default(),
         object_json: String::from_utf8_lossy(body).into_owned(),
+        results_json: array(status, "results", "status.results")?.to_vec(),
+        condition: match array(status, "conditions", "status.conditions")?.first() {
+            Some(c) => string(c, "status", "status.conditions[0]")?.to_owned(),
+            None => String::new(),
+        },
         spec,
     })
 }
@@ -169,6 +178,10 @@ pub struct ApiPipelineRun {
     pub param_defaults: Vec<(String, Value)>,
     /// Pipeline task names in `status.pipelineSpec` order: `tasks`, then `finally`.
     pub task_order: Vec<String>,
+    /// The pipeline tasks themselves, same order, and whether each is a `finally` task.
+    pub pipeline_tasks: Vec<(Value, bool)>,
+    /// `spec.taskRunTemplate.serviceAccountName`.
+    pub service_account: String,
     /// `status.pipelineSpec.results`: name and value template (`$(tasks.x.results.y)`).
     pub result_specs: Vec<(String, Value)>,
     /// `status.childReferences` of kind TaskRun: (name, pipeline task name).
@@ -202,12 +215,18 @@ pub fn parse_pipelinerun(body: &[u8]) -> Result<ApiPipelineRun, String> {
     let pipeline_spec = object(status, "pipelineSpec")?.unwrap_or(&empty);
     let provenance = object(status, "provenance")?.unwrap_or(&empty);
     let mut task_order = Vec::new();
+    let mut pipeline_tasks = Vec::new();
     for list in ["tasks", "finally"] {
         let what = format!("status.pipelineSpec.{list}");
         for (i, t) in array(pipeline_spec, list, &what)?.iter().enumerate() {
             task_order.push(string(t, "name", &format!("{what}[{i}]"))?.to_owned());
+            pipeline_tasks.push((t.clone(), list == "finally"));
         }
     }
+    let service_account = match object(&spec, "taskRunTemplate")? {
+        Some(t) => string(t, "serviceAccountName", "spec.taskRunTemplate")?.to_owned(),
+        None => String::new(),
+    };
     let mut child_taskruns = Vec::new();
     for (i, c) in array(status, "childReferences", "status.childReferences")?
         .iter()
@@ -239,6 +258,8 @@ pub fn parse_pipelinerun(body: &[u8]) -> Result<ApiPipelineRun, String> {
             "status.pipelineSpec.params",
         )?,
         task_order,
+        pipeline_tasks,
+        service_account,
         result_specs: named_values(
             pipeline_spec,
             "results",

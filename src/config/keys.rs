@@ -130,7 +130,7 @@ pub const KEYS: &[Key] = &[
         chains_default: "in-toto",
         default: "slsa/v2alpha4",
         help: "Provenance format of PipelineRun attestations (chainlet attest --pipelinerun): \
-               slsa/v2alpha4 or slsa/v2alpha3; the others are not supported yet there.",
+               slsa/v2alpha4, slsa/v2alpha3, slsa/v1 or in-toto (tekton is refused there).",
     },
     Key {
         name: "artifacts.pipelinerun.storage",

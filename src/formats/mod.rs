@@ -82,7 +82,7 @@ pub struct Options {
     pub deep_inspection: bool,
 }
 
-/// A PipelineRun attestation payload (slsa/v2alpha3 and slsa/v2alpha4) and its subjects.
+/// A PipelineRun attestation payload (slsa/v1, slsa/v2alpha3, slsa/v2alpha4) and its subjects.
 pub fn pipelinerun_payload(
     format: Format,
     opts: &Options,
@@ -92,10 +92,12 @@ pub fn pipelinerun_payload(
     let statement = match format {
         Format::SlsaV2Alpha3 => slsa_v2::pipelinerun_statement(false, opts, pr, strictness)?,
         Format::SlsaV2Alpha4 => slsa_v2::pipelinerun_statement(true, opts, pr, strictness)?,
-        Format::SlsaV1 | Format::Tekton => {
-            return Err(format!(
-                "PipelineRun attestations in format {format:?} are not supported yet: use slsa/v2alpha4 or slsa/v2alpha3"
-            ));
+        Format::SlsaV1 => slsa_v1::pipelinerun_statement(opts, pr, strictness)?,
+        Format::Tekton => {
+            return Err(
+                "PipelineRun attestations in format tekton are not supported: use slsa/v2alpha4, slsa/v2alpha3 or slsa/v1"
+                    .into(),
+            );
         }
     };
     let subjects = statement
