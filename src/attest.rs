@@ -491,11 +491,23 @@ fn run_times(
     if let Some(start) = started_on
         && start > finished_on
     {
-        return Err(Failure::usage(format!(
-            "--started-on ({}) is after --finished-on ({})",
+        let (from_flags, start_src, finish_src) =
+            match (args.started_on.is_some(), args.finished_on.is_some()) {
+                (true, true) => (true, "--started-on", "--finished-on"),
+                (true, false) => (false, "--started-on", "the recorded finish (or now)"),
+                (false, true) => (false, "the recorded start", "--finished-on"),
+                (false, false) => (false, "the recorded start", "the recorded finish (or now)"),
+            };
+        let message = format!(
+            "{start_src} ({}) is after {finish_src} ({})",
             formats::rfc3339(start),
             formats::rfc3339(finished_on)
-        )));
+        );
+        return Err(if from_flags {
+            Failure::usage(message)
+        } else {
+            Failure::run(message)
+        });
     }
     Ok((started_on, finished_on))
 }

@@ -129,7 +129,8 @@ fn collect(args: &AttestArgs, kube: Option<&Kube>, deep: bool) -> Result<Pipelin
     let passed = passed_results(
         args.pipeline_results
             .iter()
-            .chain(args.pipeline_result_args.iter()),
+            .map(|s| ("--pipeline-result", s))
+            .chain(args.pipeline_result_args.iter().map(|s| ("after --", s))),
     )?;
     let mut cli_params = Vec::new();
     for p in args.params.iter().filter(|p| !p.is_empty()) {
@@ -162,11 +163,15 @@ fn collect(args: &AttestArgs, kube: Option<&Kube>, deep: bool) -> Result<Pipelin
     // What the API shows wins over what was passed: a passed value is one task's result
     // text, read line by line, and only fills in names the Pipeline's own results lack.
     let mut given: Vec<String> = Vec::new();
-    for r in passed {
+    for (origin, r) in passed {
         if given.contains(&r.name) {
+            let hint = if origin == "--pipeline-result" {
+                " (a value with a line break splits into several entries)"
+            } else {
+                ""
+            };
             return Err(Failure::usage(format!(
-                "--pipeline-result {}: given twice (a value with a line break splits into \
-                 several entries)",
+                "PipelineRun result {} ({origin}): given twice{hint}",
                 r.name
             )));
         }
@@ -201,12 +206,14 @@ fn collect(args: &AttestArgs, kube: Option<&Kube>, deep: bool) -> Result<Pipelin
 
 /// `--pipeline-result NAME=VALUE`: a JSON object or array of strings is an object or array
 /// result, anything else a string, as result files are read.
-fn passed_results<'a>(specs: impl Iterator<Item = &'a String>) -> Result<Vec<TaskResult>, Failure> {
+fn passed_results<'a>(
+    specs: impl Iterator<Item = (&'static str, &'a String)>,
+) -> Result<Vec<(&'static str, TaskResult)>, Failure> {
     let mut out = Vec::new();
-    for s in specs.filter(|s| !s.trim().is_empty()) {
-        let (name, value) = s.split_once('=').ok_or_else(|| {
-            Failure::usage(format!("--pipeline-result {s:?}: expected NAME=VALUE"))
-        })?;
+    for (origin, s) in specs.filter(|(_, s)| !s.trim().is_empty()) {
+        let (name, value) = s
+            .split_once('=')
+            .ok_or_else(|| Failure::usage(format!("{origin} {s:?}: expected NAME=VALUE")))?;
         let value = match serde_json::from_str::<serde_json::Value>(value) {
             Ok(serde_json::Value::Array(a)) if a.iter().all(|v| v.is_string()) => {
                 ResultValue::Array(
@@ -224,10 +231,13 @@ fn passed_results<'a>(specs: impl Iterator<Item = &'a String>) -> Result<Vec<Tas
             }
             _ => ResultValue::String(value.to_owned()),
         };
-        out.push(TaskResult {
-            name: name.to_owned(),
-            value,
-        });
+        out.push((
+            origin,
+            TaskResult {
+                name: name.to_owned(),
+                value,
+            },
+        ));
     }
     Ok(out)
 }

@@ -70,6 +70,8 @@ pub struct ApiTaskRun {
     pub results_json: Vec<Value>,
     /// `status.conditions[0].status`: `True`, `False` or `Unknown`.
     pub condition: String,
+    /// Whether `status.taskSpec` is there.
+    pub has_task_spec: bool,
 }
 
 /// Parses a TaskRun object (`tekton.dev/v1`).
@@ -156,6 +158,7 @@ pub fn parse(body: &[u8]) -> Result<ApiTaskRun, String> {
         status_json: raw.status.map(|r| r.get().to_owned()).unwrap_or_default(),
         object_json: String::from_utf8_lossy(body).into_owned(),
         results_json: array(status, "results", "status.results")?.to_vec(),
+        has_task_spec: status.get("taskSpec").is_some_and(Value::is_object),
         condition: match array(status, "conditions", "status.conditions")?.first() {
             Some(c) => string(c, "status", "status.conditions[0]")?.to_owned(),
             None => String::new(),
@@ -180,6 +183,8 @@ pub struct ApiPipelineRun {
     pub task_order: Vec<String>,
     /// The pipeline tasks themselves, same order, and whether each is a `finally` task.
     pub pipeline_tasks: Vec<(Value, bool)>,
+    /// Whether `status.pipelineSpec` is there.
+    pub has_pipeline_spec: bool,
     /// `spec.taskRunTemplate.serviceAccountName`.
     pub service_account: String,
     /// `status.pipelineSpec.results`: name and value template (`$(tasks.x.results.y)`).
@@ -259,6 +264,7 @@ pub fn parse_pipelinerun(body: &[u8]) -> Result<ApiPipelineRun, String> {
         )?,
         task_order,
         pipeline_tasks,
+        has_pipeline_spec: status.get("pipelineSpec").is_some_and(Value::is_object),
         service_account,
         result_specs: named_values(
             pipeline_spec,

@@ -83,13 +83,7 @@ pub(super) fn statement(
     predicate.insert("builder".into(), json!({"id": opts.builder_id}));
     predicate.insert("invocation".into(), invocation(run));
     if !materials.is_empty() {
-        predicate.insert(
-            "materials".into(),
-            materials
-                .iter()
-                .map(|m| json!({"digest": m.digest, "uri": m.name}))
-                .collect(),
-        );
+        predicate.insert("materials".into(), materials.iter().map(material).collect());
     }
     predicate.insert("metadata".into(), metadata.into());
 
@@ -133,10 +127,20 @@ fn invocation_of<'a>(
     for (name, value) in params {
         parameters.insert(name.clone(), value.clone());
     }
-    let config_source = match ref_source {
-        Some(src) => json!({"digest": src.digest, "entryPoint": src.entry_point, "uri": src.uri}),
-        None => json!({}),
-    };
+    // Go's omitempty: empty fields of the source are left out.
+    let mut config_source = serde_json::Map::new();
+    if let Some(src) = ref_source {
+        if !src.digest.is_empty() {
+            config_source.insert("digest".into(), json!(src.digest));
+        }
+        if !src.entry_point.is_empty() {
+            config_source.insert("entryPoint".into(), src.entry_point.clone().into());
+        }
+        if !src.uri.is_empty() {
+            config_source.insert("uri".into(), src.uri.clone().into());
+        }
+    }
+    let config_source = Value::Object(config_source);
     let mut out = serde_json::Map::new();
     out.insert("configSource".into(), config_source);
     out.insert("parameters".into(), parameters.into());
@@ -245,7 +249,13 @@ pub(super) fn pipelinerun_statement(
         .iter()
         .map(|c| {
             let rec = ChildRecord::from_api(c);
-            hints(&rec).map(|a| (rec, a))
+            // Children's results count only with deep inspection: only then are their hints
+            // read (and a bad one an error), as in Chains.
+            if opts.deep_inspection {
+                hints(&rec).map(|a| (rec, a))
+            } else {
+                Ok((rec, Artifacts::default()))
+            }
         })
         .collect::<Result<_, _>>()?;
     let deep = opts.deep_inspection;
@@ -310,7 +320,12 @@ pub(super) fn pipelinerun_statement(
     metadata.insert("reproducible".into(), reproducible.into());
 
     let mut predicate = serde_json::Map::new();
-    predicate.insert("buildConfig".into(), json!({"tasks": pipeline_tasks(pr)}));
+    // Without a pipeline spec Chains' BuildConfig is empty: `"tasks": null`.
+    let tasks = match &pr.api {
+        Some(a) if a.has_pipeline_spec => Value::from(pipeline_tasks(pr)),
+        _ => Value::Null,
+    };
+    predicate.insert("buildConfig".into(), json!({"tasks": tasks}));
     predicate.insert("buildType".into(), PIPELINE_BUILD_TYPE.into());
     predicate.insert("builder".into(), json!({"id": opts.builder_id}));
     let invocation = match api {
@@ -331,13 +346,7 @@ pub(super) fn pipelinerun_statement(
     };
     predicate.insert("invocation".into(), invocation);
     if !materials.is_empty() {
-        predicate.insert(
-            "materials".into(),
-            materials
-                .iter()
-                .map(|m| json!({"digest": m.digest, "uri": m.name}))
-                .collect(),
-        );
+        predicate.insert("materials".into(), materials.iter().map(material).collect());
     }
     predicate.insert("metadata".into(), metadata.into());
     Ok(Statement {
@@ -346,6 +355,15 @@ pub(super) fn pipelinerun_statement(
         predicate_type: PREDICATE_TYPE,
         predicate: predicate.into(),
     })
+}
+
+/// A material as Go writes it: `digest` is left out when empty.
+fn material(m: &Artifact) -> Value {
+    if m.digest.is_empty() {
+        json!({"uri": m.name})
+    } else {
+        json!({"digest": m.digest, "uri": m.name})
+    }
 }
 
 /// A TaskRun's step and sidecar images as materials.
@@ -379,14 +397,39 @@ fn pipeline_tasks(pr: &PipelineRecord) -> Vec<Value> {
     let mut last = String::new();
     for (task, is_finally) in &api.pipeline_tasks {
         let name = task.get("name").and_then(Value::as_str).unwrap_or("");
-        for child in pr.children.iter().filter(|c| {
-            c.labels
-                .as_ref()
-                .and_then(|l| l.get("tekton.dev/pipelineTask"))
-                .map(String::as_str)
-                == Some(name)
-        }) {
-            if child.completion_time.is_none() || child.task_spec_steps.len() != child.steps.len() {
+        let runs: Vec<&ApiTaskRun> = pr
+            .children
+            .iter()
+            .filter(|c| {
+                c.labels
+                    .as_ref()
+                    .and_then(|l| l.get("tekton.dev/pipelineTask"))
+                    .map(String::as_str)
+                    == Some(name)
+            })
+            .collect();
+        // A task that did not run (skipped) is no one's predecessor.
+        if runs.is_empty() {
+            continue;
+        }
+        for child in runs {
+            // As Chains: a TaskRun whose resolved spec does not line up with its steps (no
+            // spec, another step count, a named spec step shown as `unnamed-N`) is left out.
+            let lined_up = child.has_task_spec
+                && child.task_spec_steps.len() == child.steps.len()
+                && child
+                    .task_spec_steps
+                    .iter()
+                    .zip(&child.steps)
+                    .all(|(spec, state)| {
+                        !state.name.starts_with("unnamed-")
+                            || spec
+                                .get("name")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .is_empty()
+                    });
+            if child.completion_time.is_none() || !lined_up {
                 continue;
             }
             let mut after: Vec<String> = task
@@ -466,11 +509,17 @@ fn pipeline_tasks(pr: &PipelineRecord) -> Vec<Value> {
     out
 }
 
-/// The tasks a pipeline task reads results of, in its params, matrix and when expressions.
+/// The tasks a pipeline task reads results of: in its params, matrix and when expressions,
+/// then in an embedded Task's steps and sidecars (Tekton's `PipelineTaskResultRefs`).
 fn result_refs(task: &Value) -> Vec<String> {
     let mut texts = Vec::new();
     for key in ["params", "matrix", "when"] {
         if let Some(v) = task.get(key) {
+            texts.push(v.to_string());
+        }
+    }
+    for key in ["steps", "sidecars"] {
+        if let Some(v) = task.get("taskSpec").and_then(|t| t.get(key)) {
             texts.push(v.to_string());
         }
     }
@@ -488,4 +537,137 @@ fn result_refs(task: &Value) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::api;
+
+    fn opts(deep: bool) -> Options {
+        Options {
+            builder_id: "b".into(),
+            build_type: "https://tekton.dev/chains/v2/slsa".into(),
+            deep_inspection: deep,
+        }
+    }
+
+    fn child(task: &str, condition: &str, extra_status: &str) -> ApiTaskRun {
+        api::parse(
+            format!(
+                r#"{{"metadata":{{"name":"tr-{task}","uid":"u-{task}",
+                  "labels":{{"tekton.dev/pipelineTask":"{task}","tekton.dev/pipelineRun":"pr"}}}},
+                "status":{{"startTime":"2021-01-01T00:00:00Z","completionTime":"2021-01-01T00:01:00Z",
+                  "conditions":[{{"type":"Succeeded","status":"{condition}"}}],
+                  "taskSpec":{{"steps":[{{"name":"s","script":"run"}}]}},
+                  "steps":[{{"name":"s","imageID":"r/{task}@sha256:aa"}}]{extra_status}}}}}"#
+            )
+            .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    fn record(pipeline_spec: &str, children: Vec<ApiTaskRun>) -> PipelineRecord {
+        let api = api::parse_pipelinerun(
+            format!(
+                r#"{{"metadata":{{"name":"pr","uid":"u"}},"spec":{{"taskRunTemplate":{{"serviceAccountName":"sa"}}}},
+                "status":{{{pipeline_spec}}}}}"#
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        PipelineRecord {
+            name: "pr".into(),
+            uid: "u".into(),
+            api: Some(api),
+            results: vec![],
+            children,
+            params: vec![],
+            started_on: None,
+            finished_on: None,
+        }
+    }
+
+    fn tasks(pr: &PipelineRecord, deep: bool) -> Value {
+        let s = pipelinerun_statement(&opts(deep), pr, Strictness::Strict).unwrap();
+        s.predicate["buildConfig"]["tasks"].clone()
+    }
+
+    #[test]
+    fn after_follows_run_after_result_references_and_the_last_task_that_ran() {
+        let spec = r#""pipelineSpec":{"tasks":[
+            {"name":"a"},
+            {"name":"b","runAfter":["a"],"params":[{"name":"x","value":"$(tasks.a.results.r)"}]},
+            {"name":"c","taskSpec":{"steps":[{"script":"echo $(tasks.b.results.r)"}]}},
+            {"name":"skipped"}],
+          "finally":[{"name":"f"}]}"#;
+        let pr = record(
+            spec,
+            vec![
+                child("a", "True", ""),
+                child("b", "False", ""),
+                child("c", "Unknown", ""),
+                child("f", "True", ""),
+            ],
+        );
+        let t = tasks(&pr, false);
+        let names: Vec<&str> = t
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["a", "b", "c", "f"]);
+        assert!(t[0].get("after").is_none());
+        assert_eq!(t[1]["after"], json!(["a"]));
+        assert_eq!(t[2]["after"], json!(["b"]));
+        // `skipped` did not run: the finally task comes after the last task that did.
+        assert_eq!(t[3]["after"], json!(["c"]));
+        let statuses: Vec<&str> = t
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(statuses, ["Succeeded", "Failed", "Running", "Succeeded"]);
+        assert_eq!(t[0]["serviceAccountName"], "sa");
+        assert_eq!(t[0]["ref"], json!({}));
+        assert_eq!(t[0]["steps"][0]["entryPoint"], "run");
+    }
+
+    #[test]
+    fn runs_that_do_not_line_up_are_left_out_and_no_spec_gives_null() {
+        let no_spec = api::parse(
+            br#"{"metadata":{"name":"tr-a","uid":"x","labels":{"tekton.dev/pipelineTask":"a"}},
+                "status":{"completionTime":"2021-01-01T00:01:00Z","conditions":[{"status":"False"}]}}"#,
+        )
+        .unwrap();
+        let pr = record(r#""pipelineSpec":{"tasks":[{"name":"a"}]}"#, vec![no_spec]);
+        assert_eq!(tasks(&pr, false), json!([]));
+        let pr = record("", vec![]);
+        assert_eq!(tasks(&pr, false), Value::Null);
+    }
+
+    #[test]
+    fn a_bad_hint_in_a_child_matters_only_with_deep_inspection() {
+        let bad = child(
+            "a",
+            "True",
+            r#","results":[{"name":"x-ARTIFACT_OUTPUTS","value":{"uri":"u","digest":"nope"}}]"#,
+        );
+        let pr = record(r#""pipelineSpec":{"tasks":[{"name":"a"}]}"#, vec![bad]);
+        assert!(pipelinerun_statement(&opts(false), &pr, Strictness::Strict).is_ok());
+        assert!(pipelinerun_statement(&opts(true), &pr, Strictness::Strict).is_err());
+    }
+
+    #[test]
+    fn empty_source_fields_are_left_out_as_go_does() {
+        let src = RefSource {
+            uri: "git+u".into(),
+            digest: Default::default(),
+            entry_point: String::new(),
+        };
+        let inv = invocation_of(Some(&src), std::iter::empty(), &None, &None);
+        assert_eq!(inv["configSource"], json!({"uri": "git+u"}));
+    }
 }

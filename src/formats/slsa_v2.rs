@@ -333,7 +333,13 @@ pub(super) fn pipelinerun_statement(
         .iter()
         .map(|c| {
             let rec = RunRecord::from_api(c);
-            hints(&rec).map(|a| (rec, a))
+            // Children's results count only with deep inspection: only then are their hints
+            // read (and a bad one an error), as in Chains.
+            if opts.deep_inspection {
+                hints(&rec).map(|a| (rec, a))
+            } else {
+                Ok((rec, Artifacts::default()))
+            }
         })
         .collect::<Result<_, _>>()?;
     let deep = opts.deep_inspection;
