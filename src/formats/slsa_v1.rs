@@ -10,9 +10,9 @@
 use serde_json::{Value, json};
 
 use super::{Options, Statement, rfc3339, subjects};
+use crate::collect::PipelineRecord;
 use crate::collect::RunRecord;
 use crate::collect::api::{ApiTaskRun, RefSource, StepState, image_dependency};
-use crate::collect::{PipelineRecord, RunRecord as ChildRecord};
 use crate::subjects::{Artifact, Artifacts, append};
 use crate::subjects::{Strictness, View};
 
@@ -227,37 +227,7 @@ pub(super) fn pipelinerun_statement(
     pr: &PipelineRecord,
     strictness: Strictness,
 ) -> Result<Statement, String> {
-    let hints = |r: &ChildRecord| {
-        crate::subjects::subjects(r, View::TaskResults, strictness).map_err(|e| e.to_string())
-    };
-    let own = ChildRecord {
-        context: crate::collect::RunContext {
-            taskrun_name: pr.name.clone(),
-            taskrun_uid: pr.uid.clone(),
-            ..Default::default()
-        },
-        results: pr.results.clone(),
-        step_results: Vec::new(),
-        params: pr.params.clone(),
-        started_on: pr.started_on,
-        finished_on: pr.finished_on,
-        api: None,
-    };
-    let own_artifacts = hints(&own)?;
-    let children: Vec<(ChildRecord, Artifacts)> = pr
-        .children
-        .iter()
-        .map(|c| {
-            let rec = ChildRecord::from_api(c);
-            // Children's results count only with deep inspection: only then are their hints
-            // read (and a bad one an error), as in Chains.
-            if opts.deep_inspection {
-                hints(&rec).map(|a| (rec, a))
-            } else {
-                Ok((rec, Artifacts::default()))
-            }
-        })
-        .collect::<Result<_, _>>()?;
+    let (own_artifacts, children) = super::pipeline_hints(pr, View::TaskResults, opts, strictness)?;
     let deep = opts.deep_inspection;
 
     // Subjects: the children's first (deep inspection), then the PipelineRun's.

@@ -312,36 +312,7 @@ pub(super) fn pipelinerun_statement(
     } else {
         View::TaskResults
     };
-    let own = RunRecord {
-        context: crate::collect::RunContext {
-            taskrun_name: pr.name.clone(),
-            taskrun_uid: pr.uid.clone(),
-            ..Default::default()
-        },
-        results: pr.results.clone(),
-        step_results: Vec::new(),
-        params: pr.params.clone(),
-        started_on: pr.started_on,
-        finished_on: pr.finished_on,
-        api: None,
-    };
-    let hints =
-        |r: &RunRecord| crate::subjects::subjects(r, view, strictness).map_err(|e| e.to_string());
-    let own_artifacts = hints(&own)?;
-    let children: Vec<(RunRecord, Artifacts)> = pr
-        .children
-        .iter()
-        .map(|c| {
-            let rec = RunRecord::from_api(c);
-            // Children's results count only with deep inspection: only then are their hints
-            // read (and a bad one an error), as in Chains.
-            if opts.deep_inspection {
-                hints(&rec).map(|a| (rec, a))
-            } else {
-                Ok((rec, Artifacts::default()))
-            }
-        })
-        .collect::<Result<_, _>>()?;
+    let (own_artifacts, children) = super::pipeline_hints(pr, view, opts, strictness)?;
     let deep = opts.deep_inspection;
 
     // Subjects: v2alpha4 the PipelineRun's first, v2alpha3 the children's first.
