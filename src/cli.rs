@@ -63,6 +63,15 @@ Examples:
   chainlet attest --results-dir R --signing-secrets S --taskrun-name N --taskrun-uid U \\
       --output-dir D --set artifacts.taskrun.storage=file --set artifacts.oci.storage=file
 
+  # As Chains stores it: on the TaskRun's annotations (needs a Role allowing get and patch on
+  # taskruns; the TaskRun is read from the Kubernetes API for the full provenance):
+  chainlet attest --taskrun-name $(context.taskRun.name) --taskrun-uid $(context.taskRun.uid) \\
+      --namespace $(context.taskRun.namespace) --set artifacts.taskrun.storage=tekton
+
+  # In a Pipeline's finally Task: the PipelineRun's attestation
+  chainlet attest --pipelinerun --pipelinerun-name $(params.pipelinerun-name) \\
+      --pipelinerun-uid $(params.pipelinerun-uid) -- IMAGE_URL=$(tasks.build.results.IMAGE_URL)
+
   # Show the resolved configuration and where each value came from:
   chainlet attest --print-config --set artifacts.taskrun.format=slsa/v1
 
