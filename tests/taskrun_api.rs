@@ -581,3 +581,26 @@ fn steps_that_have_not_started_are_left_out_of_a_running_taskrun() {
     assert!(stderr(&out).contains("container later"), "{}", stderr(&out));
     assert!(!pod.path("out").exists());
 }
+
+#[test]
+fn an_api_server_that_is_briefly_unavailable_is_retried() {
+    let (pod, api) = inline_setup();
+    api.unavailable_for(2);
+    let out = attest(
+        &pod,
+        &api,
+        FIXTURE_UID,
+        &[
+            "--taskrun-api",
+            "on",
+            "--set",
+            "artifacts.taskrun.storage=tekton",
+            "--set",
+            "artifacts.oci.storage=tekton",
+        ],
+    );
+    ok(&out);
+    let gets = api.seen().iter().filter(|s| s.method == "GET").count();
+    assert_eq!(gets, 3, "two 503s, then the TaskRun");
+    assert_eq!(annotations(&api)["chains.tekton.dev/signed"], "true");
+}

@@ -32,6 +32,8 @@ struct State {
     objects: BTreeMap<String, Value>,
     denied: BTreeSet<&'static str>,
     seen: Vec<Seen>,
+    /// Answer this many next requests with 503 (an API server restarting).
+    unavailable: usize,
 }
 
 pub struct ApiServer {
@@ -120,6 +122,11 @@ impl ApiServer {
         self.state.lock().unwrap().denied.insert(verb);
     }
 
+    /// The next `n` requests get 503 Service Unavailable.
+    pub fn unavailable_for(&self, n: usize) {
+        self.state.lock().unwrap().unavailable = n;
+    }
+
     pub fn seen(&self) -> Vec<Seen> {
         self.state.lock().unwrap().seen.clone()
     }
@@ -206,6 +213,10 @@ fn handle(
         content_type: headers.get("content-type").cloned().unwrap_or_default(),
         body: body.clone(),
     });
+    if st.unavailable > 0 {
+        st.unavailable -= 1;
+        return status(503, "ServiceUnavailable", "the server is restarting".into());
+    }
     if headers.get("authorization").map(String::as_str) != Some(&format!("Bearer {TOKEN}")) {
         return status(401, "Unauthorized", "Unauthorized".into());
     }
