@@ -74,6 +74,26 @@ pub struct ApiTaskRun {
     pub has_task_spec: bool,
 }
 
+/// An image a TaskRun ran: `oci://<repo>` and its digest `{alg: hex}`.
+pub type ImageDependency = (String, BTreeMap<String, String>);
+
+impl ApiTaskRun {
+    /// Step images, then sidecar images, as `oci://<repo>` with `{alg: hex}`, the way Chains
+    /// reads `imageID`. An image without a digest fails, naming its container.
+    pub fn image_dependencies(&self) -> Result<Vec<ImageDependency>, String> {
+        self.steps
+            .iter()
+            .map(|s| (&s.name, &s.image_id))
+            .chain(self.sidecar_images.iter().map(|(n, id)| (n, id)))
+            .map(|(name, id)| {
+                let (repo, alg, hex) = image_dependency(id)
+                    .map_err(|e| format!("TaskRun {}, container {name}: {e}", self.name))?;
+                Ok((format!("oci://{repo}"), BTreeMap::from([(alg, hex)])))
+            })
+            .collect()
+    }
+}
+
 /// Parses a TaskRun object (`tekton.dev/v1`).
 pub fn parse(body: &[u8]) -> Result<ApiTaskRun, String> {
     #[derive(serde::Deserialize)]

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::{Options, Statement, rfc3339, subjects};
 use crate::collect::PipelineRecord;
 use crate::collect::RunRecord;
-use crate::collect::api::{ApiTaskRun, RefSource, StepState, image_dependency};
+use crate::collect::api::{ApiTaskRun, RefSource, StepState};
 use crate::subjects::{Artifact, Artifacts, append};
 use crate::subjects::{Strictness, View};
 
@@ -31,22 +31,7 @@ pub(super) fn statement(
 ) -> Result<Statement, String> {
     let mut materials: Vec<Artifact> = Vec::new();
     if let Some(api) = &run.api {
-        let ids = api
-            .steps
-            .iter()
-            .map(|s| (&s.name, &s.image_id))
-            .chain(api.sidecar_images.iter().map(|(n, id)| (n, id)));
-        for (name, id) in ids {
-            let (repo, alg, hex) = image_dependency(id)
-                .map_err(|e| format!("TaskRun {}, container {name}: {e}", api.name))?;
-            append(
-                &mut materials,
-                Artifact {
-                    name: format!("oci://{repo}"),
-                    digest: [(alg, hex)].into(),
-                },
-            );
-        }
+        image_materials(&mut materials, api)?;
     }
     if let Some(git) = &artifacts.git {
         append(&mut materials, git.clone());
@@ -338,21 +323,8 @@ fn material(m: &Artifact) -> Value {
 
 /// A TaskRun's step and sidecar images as materials.
 fn image_materials(materials: &mut Vec<Artifact>, tr: &ApiTaskRun) -> Result<(), String> {
-    let ids = tr
-        .steps
-        .iter()
-        .map(|s| (&s.name, &s.image_id))
-        .chain(tr.sidecar_images.iter().map(|(n, id)| (n, id)));
-    for (name, id) in ids {
-        let (repo, alg, hex) = image_dependency(id)
-            .map_err(|e| format!("TaskRun {}, container {name}: {e}", tr.name))?;
-        append(
-            materials,
-            Artifact {
-                name: format!("oci://{repo}"),
-                digest: [(alg, hex)].into(),
-            },
-        );
+    for (name, digest) in tr.image_dependencies()? {
+        append(materials, Artifact { name, digest });
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::{Options, Statement, go_json, rfc3339, subjects, tekton_spec};
-use crate::collect::api::{ApiTaskRun, RefSource, image_dependency};
+use crate::collect::api::{ApiTaskRun, RefSource};
 use crate::collect::{PipelineRecord, RunRecord, TaskResult};
 use crate::subjects::{
     Artifact, Artifacts, Strictness, View, append, is_build_artifact, is_image_hint,
@@ -238,18 +238,8 @@ fn input(a: &Artifact) -> Value {
 
 /// A TaskRun's step images, then its sidecar images.
 fn images(deps: &mut Deps, tr: &ApiTaskRun) -> Result<(), String> {
-    let ids = tr
-        .steps
-        .iter()
-        .map(|s| (&s.name, &s.image_id))
-        .chain(tr.sidecar_images.iter().map(|(n, id)| (n, id)));
-    for (name, id) in ids {
-        let (repo, alg, hex) = image_dependency(id)
-            .map_err(|e| format!("TaskRun {}, container {name}: {e}", tr.name))?;
-        deps.push(
-            json!({"digest": {alg: hex}, "uri": format!("oci://{repo}")}),
-            Dedup::Drop,
-        );
+    for (uri, digest) in tr.image_dependencies()? {
+        deps.push(json!({"digest": digest, "uri": uri}), Dedup::Drop);
     }
     Ok(())
 }
