@@ -513,44 +513,8 @@ fn run_times(
 }
 
 fn parse_time(flag: &str, s: &str) -> Result<SystemTime, Failure> {
-    rfc3339(s).map_err(|e| Failure::usage(format!("{flag} {s:?}: not an RFC 3339 time: {e}")))
-}
-
-/// Parses RFC 3339: `YYYY-MM-DDTHH:MM:SS[.frac]` with `Z` or a `±HH:MM` offset.
-pub fn rfc3339(s: &str) -> Result<SystemTime, String> {
-    let (local, offset_secs) = if let Some(l) = s.strip_suffix(['Z', 'z']) {
-        (l, 0i64)
-    } else if s.len() > 6 && s.is_char_boundary(s.len() - 6) {
-        let (l, zone) = s.split_at(s.len() - 6);
-        let b = zone.as_bytes();
-        let sign = match b[0] {
-            b'+' => 1,
-            b'-' => -1,
-            _ => return Err("needs a time zone, Z or ±HH:MM".into()),
-        };
-        let hh: i64 = zone[1..3].parse().map_err(|_| "bad zone hours")?;
-        let mm: i64 = zone[4..6].parse().map_err(|_| "bad zone minutes")?;
-        if b[3] != b':' || hh > 23 || mm > 59 {
-            return Err("bad time zone offset".into());
-        }
-        (l, sign * (hh * 3600 + mm * 60))
-    } else {
-        return Err("needs a time zone, Z or ±HH:MM".into());
-    };
-    if !matches!(local.as_bytes().get(10), Some(b'T' | b't'))
-        || !local
-            .bytes()
-            .all(|c| c.is_ascii_digit() || matches!(c, b'-' | b':' | b'.' | b'T' | b't'))
-    {
-        return Err("expected YYYY-MM-DDTHH:MM:SS".into());
-    }
-    let t = humantime::parse_rfc3339_weak(local).map_err(|e| e.to_string())?;
-    let shifted = if offset_secs >= 0 {
-        t.checked_sub(std::time::Duration::from_secs(offset_secs as u64))
-    } else {
-        t.checked_add(std::time::Duration::from_secs(offset_secs.unsigned_abs()))
-    };
-    shifted.ok_or_else(|| "out of range".into())
+    crate::time::parse_rfc3339(s)
+        .map_err(|e| Failure::usage(format!("{flag} {s:?}: not an RFC 3339 time: {e}")))
 }
 
 /// The subjects that name images (`repo@sha256:…`): as in Chains, an attestation goes to every
@@ -731,25 +695,5 @@ fn backend(
             Ok(Box::new(OciBackend::new(client, repository)))
         }
         other => unreachable!("storage {other} passed the config check"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::rfc3339;
-
-    #[test]
-    fn rfc3339_with_z_and_offsets() {
-        let z = rfc3339("2026-01-02T03:04:05Z").unwrap();
-        assert_eq!(rfc3339("2026-01-02T05:04:05+02:00").unwrap(), z);
-        assert_eq!(rfc3339("2026-01-02T01:34:05-01:30").unwrap(), z);
-        for bad in [
-            "2026-01-02 03:04:05Z",
-            "2026-01-02T03:04:05ZZZ",
-            "2026-01-02T03:04:05",
-            "x",
-        ] {
-            assert!(rfc3339(bad).is_err(), "{bad}");
-        }
     }
 }

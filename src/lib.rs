@@ -18,6 +18,7 @@ pub mod registry;
 pub mod signing;
 pub mod storage;
 pub mod subjects;
+pub mod time;
 
 /// An error on its way to the exit code: 1 for a failed run, 2 for bad usage or configuration.
 #[derive(Debug)]

@@ -1,4 +1,5 @@
 //! The `chainlet` binary: parse the command line, run, map the outcome to an exit code.
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 
@@ -7,12 +8,34 @@ use clap::{CommandFactory as _, FromArgMatches as _};
 use chainlet::cli::{Cli, Command, LogFormat};
 use chainlet::{attest, keygen};
 
+/// Exit code of a panic: a bug in chainlet, never an answer to input (see README).
+const EXIT_BUG: i32 = 3;
+
 fn main() -> ExitCode {
+    // The release build aborts on panic (SIGABRT, 134); a bug should still end with one line
+    // and a documented code. No panic message carries secrets: chainlet's own panics are
+    // `expect`s on invariants, with fixed texts.
+    std::panic::set_hook(Box::new(|info| {
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let what = what.split_whitespace().collect::<Vec<_>>().join(" ");
+        eprintln!("chainlet: internal error (a bug, please report it): {what}{place}");
+        std::process::exit(EXIT_BUG);
+    }));
     let cli = parse();
     if let Err(failure) = init_logging(cli.log_format, &cli.log_level) {
         eprintln!("chainlet: error: {}", failure.message);
         return ExitCode::from(failure.code);
     }
+    let json = cli.log_format == LogFormat::Json;
     let outcome = match cli.command {
         Command::Attest(args) => attest::run(&args),
         Command::GenerateKeyPair(args) => keygen::run(&args),
@@ -21,7 +44,12 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("chainlet: error: {}", failure.message);
+            if json && tracing::enabled!(tracing::Level::ERROR) {
+                // One JSON object like every other line, so a log collector parses it too.
+                tracing::error!(exit_code = failure.code, "{}", failure.message);
+            } else {
+                eprintln!("chainlet: error: {}", failure.message);
+            }
             ExitCode::from(failure.code)
         }
     }

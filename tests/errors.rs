@@ -476,3 +476,54 @@ fn print_config_shows_each_value_and_its_source() {
         "{text}"
     );
 }
+
+#[test]
+fn odd_times_are_one_line_usage_errors_never_an_abort() {
+    let Some(pod) = pod_with_cosign_key(b"test") else {
+        return;
+    };
+    for (time, why) in [
+        // A multi-byte character where the zone offset's digits belong.
+        ("2026-01-02T03:04:05+€:0", "not an RFC 3339 time"),
+        ("2026-01-02T03:04:05+-1:00", "not an RFC 3339 time"),
+        ("2026-01-02T03:04:05++1:00", "not an RFC 3339 time"),
+        ("2026-01-02T03:04:05.Z", "not an RFC 3339 time"),
+        // Valid RFC 3339, but past year 9999 in UTC: no payload could hold it.
+        ("9999-12-31T23:59:59-23:59", "years 0000 to 9999"),
+    ] {
+        let out = pod.attest(&["--started-on", time]);
+        assert_fails_cleanly(&pod, &out, 2, &["--started-on", why]);
+    }
+}
+
+#[test]
+fn a_start_before_the_epoch_is_written_in_utc() {
+    let Some(pod) = pod_with_cosign_key(b"test") else {
+        return;
+    };
+    ok(&pod.attest(&["--started-on", "1970-01-01T00:00:00+01:00"]));
+    let statement = pod.statement();
+    assert_eq!(
+        statement["predicate"]["runDetails"]["metadata"]["startedOn"],
+        "1969-12-31T23:00:00Z"
+    );
+    // Lower-case `t` and `z` are RFC 3339 too.
+    ok(&pod.attest(&["--finished-on", "2026-01-02t03:05:06z"]));
+}
+
+#[test]
+fn with_json_logs_the_final_error_is_json_too() {
+    let out = chainlet(&["--log-format", "json", "attest", "--taskrun-name", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    let last = err.lines().last().unwrap_or_default();
+    let line: serde_json::Value = serde_json::from_str(last).expect("a JSON line");
+    assert_eq!(line["level"], "ERROR", "{last}");
+    assert!(
+        line["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--taskrun-uid"),
+        "{last}"
+    );
+}

@@ -378,7 +378,7 @@ fn ref_source(provenance: &Value, what: &str) -> Result<Option<RefSource>, Strin
 fn time(status: &Value, key: &str) -> Result<Option<SystemTime>, String> {
     match status.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => crate::attest::rfc3339(s)
+        Some(Value::String(s)) => crate::time::parse_rfc3339(s)
             .map(Some)
             .map_err(|e| format!("status.{key} {s:?}: {e}")),
         Some(_) => Err(format!("status.{key}: not a string")),

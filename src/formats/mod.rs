@@ -212,5 +212,5 @@ fn subjects(list: &[Artifact]) -> Vec<Subject> {
 
 /// RFC 3339 in UTC with whole seconds, as Kubernetes times appear in Chains' payloads.
 pub fn rfc3339(t: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(t).to_string()
+    crate::time::format_rfc3339_seconds(t)
 }
