@@ -1,26 +1,25 @@
-//! `chainlet attest`: the step's job. Wires the stages from the resolved config:
-//! collect → subjects → formats → signing → storage.
+//! `chainlet attest`: the step's job, as wiring only. Each stage is its own module and takes
+//! plain data: config → [`collect`](crate::collect) → [`subjects`](crate::subjects) →
+//! [`formats`](crate::formats) → then, shared by TaskRuns and PipelineRuns, [`pipeline`]:
+//! [`signing`](crate::signing) → [`transparency`](crate::transparency) →
+//! [`storage`](crate::storage).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use crate::Failure;
 use crate::cli::{AttestArgs, TaskRunApi};
-use crate::collect::api::ApiTaskRun;
-use crate::collect::{self, RunContext, RunRecord};
+use crate::collect;
 use crate::config::{ArtifactType, Config};
 use crate::formats::{self, Format};
-use crate::kube::Kube;
-use crate::kube::RunKind;
-use crate::signing::{self, Signer, dsse};
-use crate::storage::file::FileBackend;
-use crate::storage::oci::OciBackend;
-use crate::storage::tekton::{self, Target, TektonBackend};
-use crate::storage::{Attestation, Backend, Batch, ImageSignature, Signed};
-use crate::subjects::{self, Strictness};
+use crate::kube::{Kube, RunKind};
+use crate::signing::{self, Encoding, Payload, Signers};
+use crate::storage::{self, StorageError, tekton::Target};
+use crate::subjects::{self, Artifact, Strictness};
 
-mod pipelinerun;
+pub mod pipeline;
+
+use pipeline::{Route, Unsigned, Work};
 
 /// How long `--taskrun-api auto` waits for an API server it does not strictly need.
 const OPTIONAL_API_SECONDS: u64 = 10;
@@ -41,27 +40,93 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
             args.pipeline_result_args[0]
         )));
     }
-    if args.pipelinerun {
-        return pipelinerun::run(args, &config, &results_out);
+    let planned = if args.pipelinerun {
+        pipelinerun_work(args, &config)?
+    } else {
+        taskrun_work(args, &config)?
+    };
+    let Some(Planned {
+        work,
+        subjects,
+        routes,
+    }) = planned
+    else {
+        return write_results(&results_out, None, &[]);
+    };
+    let log = crate::transparency::open(&config).map_err(Failure::usage)?;
+    let secrets = &args.signing_secrets;
+    let stored = pipeline::execute(
+        &work,
+        |names| {
+            Signers::open(
+                names,
+                &signing::OpenContext {
+                    signing_secrets: secrets,
+                    config: &config,
+                },
+            )
+        },
+        log.as_ref(),
+        &routes,
+    )?;
+    tracing::info!(
+        run = %work.target.name,
+        attestation = stored.attestation.is_some(),
+        image_signatures = stored.signatures.len(),
+        "attested"
+    );
+    write_results(&results_out, stored.attestation.as_ref(), &subjects)
+}
+
+/// A run ready for [`pipeline::execute`]: its payloads, its subjects (for `--write-result`)
+/// and the backends it goes to.
+struct Planned {
+    work: Work,
+    subjects: Vec<Artifact>,
+    routes: Vec<Route>,
+}
+
+fn strictness(args: &AttestArgs) -> Strictness {
+    if args.skip_invalid_hints {
+        Strictness::Lenient
+    } else {
+        Strictness::Strict
     }
-    let format = Format::from_config(config.format(ArtifactType::TaskRun))
-        .expect("config validated the format");
+}
+
+fn format_options(config: &Config, deep_inspection: bool) -> formats::Options {
+    formats::Options {
+        builder_id: config.get("builder.id").to_owned(),
+        build_type: config.get("builddefinition.buildtype").to_owned(),
+        deep_inspection,
+    }
+}
+
+fn format_of(config: &Config, t: ArtifactType) -> Format {
+    Format::from_config(config.format(t)).expect("config validated the format")
+}
+
+/// Whether an enabled artifact type lists a storage backend.
+fn stores_in(config: &Config, t: ArtifactType, backend: &str) -> bool {
+    config.enabled(t) && config.storage(t).iter().any(|s| s == backend)
+}
+
+/// The TaskRun's attestation and its images' signatures; `None` when there is nothing to
+/// attest.
+fn taskrun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned>, Failure> {
+    let format = format_of(config, ArtifactType::TaskRun);
     let tekton_storage = [ArtifactType::TaskRun, ArtifactType::Oci]
         .iter()
-        .any(|t| config.enabled(*t) && config.storage(*t).iter().any(|s| s == "tekton"));
+        .any(|t| stores_in(config, *t, "tekton"));
     let needs_api =
         tekton_storage || (config.enabled(ArtifactType::TaskRun) && format == Format::Tekton);
     let kube = kube_client(
         args,
         needs_api.then_some("storage or format tekton needs the Kubernetes API"),
     )?;
-    let run = collect_run(args, kube.as_deref(), needs_api)?;
-    let strictness = if args.skip_invalid_hints {
-        Strictness::Lenient
-    } else {
-        Strictness::Strict
-    };
-    let artifacts = subjects::subjects(&run, format.view(), strictness).map_err(Failure::run)?;
+    let run = collect::taskrun::collect(args, kube.as_deref(), needs_api)?;
+    let artifacts =
+        subjects::subjects(&run, format.view(), strictness(args)).map_err(Failure::run)?;
 
     let taskrun_on = config.enabled(ArtifactType::TaskRun);
     let oci_on = config.enabled(ArtifactType::Oci) && !artifacts.images.is_empty();
@@ -69,91 +134,208 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
         tracing::info!(
             "nothing to attest: TaskRun attestations are disabled and no image needs a signature"
         );
-        return write_results(&results_out, None, &[]);
+        return Ok(None);
     }
-    // Decrypting a cosign key takes about 100 ms of one core; meanwhile the backends read what
-    // they will append to.
     let target = Target {
         kind: RunKind::TaskRun,
         name: run.context.taskrun_name.clone(),
         uid: run.context.taskrun_uid.clone(),
     };
-    let backends = backends(&config, args, kube.as_ref(), &target, ArtifactType::TaskRun)?;
-    let att_images = image_subjects(&artifacts.subjects);
-    let signer = std::thread::scope(|s| {
-        let key = s.spawn(|| signing::load_from_secrets(&args.signing_secrets));
-        for (name, backend) in &backends {
-            let (sig, att) = batch_lists(&config, name, ArtifactType::TaskRun);
-            backend.warm_up(
-                if sig && oci_on {
-                    &artifacts.images
-                } else {
-                    &[]
-                },
-                if att && taskrun_on { &att_images } else { &[] },
-            );
-        }
-        key.join().expect("key loading does not panic")
-    })
-    .map_err(Failure::run)?;
-    tracing::info!(key = %signer.describe(), keyid = %signer.key_id(), "loaded signing key");
-
+    let routes = open_routes(config, args, kube.as_ref(), &target, ArtifactType::TaskRun)?;
     let attestation = if taskrun_on {
-        let opts = formats::Options {
-            builder_id: config.get("builder.id").to_owned(),
-            build_type: config.get("builddefinition.buildtype").to_owned(),
-            deep_inspection: false,
-        };
-        let statement = formats::payload(format, &opts, &run, &artifacts).map_err(Failure::run)?;
-        let signed = if format.wraps() {
-            Signed::Dsse(dsse::sign(&signer, dsse::INTOTO_PAYLOAD_TYPE, &statement))
-        } else {
-            Signed::Raw(signer.sign(&statement))
-        };
-        Some(Attestation {
+        let statement = formats::payload(format, &format_options(config, false), &run, &artifacts)
+            .map_err(Failure::run)?;
+        Some(Unsigned {
             key: format!("taskrun-{}", run.context.taskrun_uid),
-            images: att_images.clone(),
+            images: image_subjects(&artifacts.subjects),
             predicate_type: format.predicate_type(),
-            statement,
-            signed,
+            payload: Payload {
+                bytes: statement,
+                encoding: if format.wraps() {
+                    Encoding::Dsse {
+                        payload_type: signing::dsse::INTOTO_PAYLOAD_TYPE,
+                    }
+                } else {
+                    Encoding::Raw
+                },
+            },
         })
     } else {
         None
     };
-    let signatures: Vec<ImageSignature> = if oci_on {
+    let images = if oci_on {
         artifacts
             .images
             .iter()
             .map(|image| {
-                let payload = formats::simplesigning::payload(image);
-                let signature = signing::base64(&signer.sign(&payload));
-                ImageSignature {
-                    image: image.clone(),
-                    payload,
-                    signature,
-                }
+                let payload = Payload {
+                    bytes: formats::simplesigning::payload(image),
+                    encoding: Encoding::Raw,
+                };
+                (image.clone(), payload)
             })
             .collect()
     } else {
         Vec::new()
     };
+    Ok(Some(Planned {
+        work: Work {
+            target,
+            attestation,
+            attestation_signer: config.signer(ArtifactType::TaskRun).to_owned(),
+            images,
+            image_signer: config.signer(ArtifactType::Oci).to_owned(),
+        },
+        subjects: artifacts.subjects,
+        routes,
+    }))
+}
 
-    store_or_mark_failed(
-        &config,
-        &backends,
-        ArtifactType::TaskRun,
-        attestation.as_ref(),
-        &signatures,
-        tekton_storage.then_some(()).and(kube.as_deref()),
-        &target,
-    )?;
+/// The PipelineRun's attestation (`--pipelinerun`, from a `finally` Task).
+fn pipelinerun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned>, Failure> {
+    const TYPE: ArtifactType = ArtifactType::PipelineRun;
+    if args.pipelinerun_name.is_empty() {
+        return Err(Failure::usage(
+            "--pipelinerun needs --pipelinerun-name (or CHAINLET_PIPELINERUN_NAME, from \
+             $(context.pipelineRun.name) in the Pipeline)",
+        ));
+    }
+    collect::check_uid(&args.pipelinerun_uid).map_err(|_| {
+        Failure::usage(format!(
+            "--pipelinerun-uid {:?}: required with --pipelinerun, a Kubernetes UID from \
+             $(context.pipelineRun.uid)",
+            args.pipelinerun_uid
+        ))
+    })?;
+    if !config.enabled(TYPE) {
+        tracing::info!("nothing to attest: PipelineRun attestations are disabled");
+        return Ok(None);
+    }
+    let format = format_of(config, TYPE);
+    if format == Format::Tekton {
+        return Err(Failure::usage(
+            "artifacts.pipelinerun.format \"tekton\": Chains' tekton format signed TaskRuns only \
+             in chainlet; use slsa/v2alpha4, slsa/v2alpha3, slsa/v1 or in-toto",
+        ));
+    }
+    let deep = config.get("artifacts.pipelinerun.enable-deep-inspection") == "true";
+    let needed_for = if stores_in(config, TYPE, "tekton") {
+        Some("storage tekton needs the Kubernetes API")
+    } else if deep {
+        Some(
+            "artifacts.pipelinerun.enable-deep-inspection needs the child TaskRuns from the Kubernetes API",
+        )
+    } else {
+        None
+    };
+    let kube = kube_client(args, needed_for)?;
+    let record = collect::pipelinerun::collect(args, kube.as_deref(), deep)?;
+    let hints = subjects::pipelinerun(&record, format.view(), deep, strictness(args))
+        .map_err(Failure::run)?;
+    let (statement, subjects) =
+        formats::pipelinerun_payload(format, &format_options(config, deep), &record, &hints)
+            .map_err(Failure::run)?;
+    let target = Target {
+        kind: RunKind::PipelineRun,
+        name: record.name.clone(),
+        uid: record.uid.clone(),
+    };
+    let routes = open_routes(config, args, kube.as_ref(), &target, TYPE)?;
     tracing::info!(
-        images = artifacts.images.len(),
-        attestation = attestation.is_some(),
-        image_signatures = signatures.len(),
-        "attested"
+        pipelinerun = %record.name,
+        children = record.children.len(),
+        subjects = subjects.len(),
+        "PipelineRun collected"
     );
-    write_results(&results_out, attestation.as_ref(), &artifacts.subjects)
+    Ok(Some(Planned {
+        work: Work {
+            target,
+            attestation: Some(Unsigned {
+                key: format!("pipelinerun-{}", record.uid),
+                images: image_subjects(&subjects),
+                predicate_type: format.predicate_type(),
+                payload: Payload {
+                    bytes: statement,
+                    encoding: Encoding::Dsse {
+                        payload_type: signing::dsse::INTOTO_PAYLOAD_TYPE,
+                    },
+                },
+            }),
+            attestation_signer: config.signer(TYPE).to_owned(),
+            images: Vec::new(),
+            image_signer: config.signer(ArtifactType::Oci).to_owned(),
+        },
+        subjects,
+        routes,
+    }))
+}
+
+/// Every backend the run's artifact types list, opened through the storage table, in store
+/// order (each backend's [`storage::Place`], then name), with the parts each one stores.
+fn open_routes(
+    config: &Config,
+    args: &AttestArgs,
+    kube: Option<&Arc<Kube>>,
+    target: &Target,
+    att_type: ArtifactType,
+) -> Result<Vec<Route>, Failure> {
+    let types: &[ArtifactType] = if att_type == ArtifactType::TaskRun {
+        &[ArtifactType::TaskRun, ArtifactType::Oci]
+    } else {
+        &[att_type]
+    };
+    let mut names: Vec<String> = types
+        .iter()
+        .filter(|t| config.enabled(**t))
+        .flat_map(|t| config.storage(*t))
+        .collect();
+    names.sort();
+    names.dedup();
+    let registry = registry_options(args);
+    let ctx = storage::Context {
+        config,
+        output_dir: args.output_dir.as_deref(),
+        registry: &registry,
+        kube,
+        target,
+    };
+    let mut routes = Vec::new();
+    for name in names {
+        let registration = storage::lookup(&name).ok_or_else(|| {
+            Failure::usage(StorageError::Unknown {
+                name: name.to_owned(),
+            })
+        })?;
+        let backend = (registration.open)(&ctx).map_err(|e| match e {
+            StorageError::Config { .. } | StorageError::Unavailable { .. } => Failure::usage(e),
+            other => Failure::run(other),
+        })?;
+        routes.push(Route {
+            backend,
+            signatures: att_type == ArtifactType::TaskRun
+                && stores_in(config, ArtifactType::Oci, &name),
+            attestation: stores_in(config, att_type, &name),
+        });
+    }
+    routes.sort_by_key(|r| (r.backend.place(), r.backend.name()));
+    Ok(routes)
+}
+
+/// How to reach registries, from the flags.
+fn registry_options(args: &AttestArgs) -> crate::registry::Options {
+    crate::registry::Options {
+        insecure_registries: args
+            .insecure_registries
+            .iter()
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty())
+            .collect(),
+        extra_ca: args.registry_ca.clone(),
+        docker_config: args.docker_config.clone(),
+        // A day is already more than any pod waits; larger values are capped.
+        deadline: std::time::Instant::now()
+            + std::time::Duration::from_secs(args.registry_timeout.min(86_400)),
+    }
 }
 
 /// The results `--write-result` asks for, checked before any work.
@@ -182,7 +364,7 @@ fn parse_write_results(specs: &[String]) -> Result<Vec<(String, PathBuf)>, Failu
 /// the subjects as a JSON array of `name@alg:hex`.
 fn write_results(
     wanted: &[(String, PathBuf)],
-    attestation: Option<&Attestation>,
+    attestation: Option<&crate::storage::Attestation>,
     subjects: &[crate::subjects::Artifact],
 ) -> Result<(), Failure> {
     for (name, path) in wanted {
@@ -237,87 +419,6 @@ fn kube_client(args: &AttestArgs, needed_for: Option<&str>) -> Result<Option<Arc
         }
         Err(e) => Err(Failure::run(e)),
     }
-}
-
-/// The TaskRun from the API: `None` when reading it is refused and nothing requires it.
-fn fetch_taskrun(
-    kube: &Kube,
-    args: &AttestArgs,
-    required: bool,
-) -> Result<Option<ApiTaskRun>, Failure> {
-    let body = match kube.get_taskrun(&args.taskrun_name) {
-        Ok(b) => b,
-        Err(e) if !required && args.taskrun_api == TaskRunApi::Auto => {
-            tracing::warn!(
-                "{e}; going on with what the pod sees (no step images, spec or labels in the payload)"
-            );
-            return Ok(None);
-        }
-        Err(e) => return Err(Failure::run(e)),
-    };
-    let api = collect::api::parse(&body).map_err(|e| {
-        Failure::run(format!(
-            "TaskRun {}/{} from the API: {e}",
-            kube.namespace(),
-            args.taskrun_name
-        ))
-    })?;
-    same_uid(
-        "TaskRun",
-        kube,
-        &args.taskrun_name,
-        &api.uid,
-        "--taskrun-uid",
-        &args.taskrun_uid,
-    )?;
-    let mut api = api;
-    if api.completion_time.is_none() {
-        // The TaskRun is still running (chainlet is one of its steps): steps after this one
-        // have not started and have no image yet. They are left out, not guessed.
-        let waiting: Vec<String> = api
-            .steps
-            .iter()
-            .filter(|s| s.image_id.is_empty())
-            .map(|s| s.name.clone())
-            .chain(
-                api.sidecar_images
-                    .iter()
-                    .filter(|(_, id)| id.is_empty())
-                    .map(|(n, _)| n.clone()),
-            )
-            .collect();
-        if !waiting.is_empty() {
-            tracing::warn!(
-                containers = ?waiting,
-                "not started yet, so without an image digest: left out of the provenance"
-            );
-            api.steps.retain(|s| !s.image_id.is_empty());
-            api.sidecar_images.retain(|(_, id)| !id.is_empty());
-        }
-    }
-    tracing::info!(
-        steps = api.steps.len(),
-        "read the TaskRun from the Kubernetes API"
-    );
-    Ok(Some(api))
-}
-
-/// The run read from the API must be the one this step belongs to: a name can be reused.
-fn same_uid(
-    kind: &str,
-    kube: &Kube,
-    name: &str,
-    found: &str,
-    flag: &str,
-    given: &str,
-) -> Result<(), Failure> {
-    if found == given {
-        return Ok(());
-    }
-    Err(Failure::run(format!(
-        "{kind} {}/{name} has UID {found:?} in the API, not {flag} {given:?}: another run took the name",
-        kube.namespace()
-    )))
 }
 
 fn resolve_config(args: &AttestArgs) -> Result<Config, Failure> {
@@ -387,136 +488,6 @@ fn check_config(config: &Config, args: &AttestArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn collect_run(
-    args: &AttestArgs,
-    kube: Option<&Kube>,
-    api_required: bool,
-) -> Result<RunRecord, Failure> {
-    collect::check_uid(&args.taskrun_uid).map_err(Failure::usage)?;
-    collect::check_name(&args.taskrun_name).map_err(Failure::usage)?;
-    let cli_params = args
-        .params
-        .iter()
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            p.split_once('=')
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .ok_or_else(|| Failure::usage(format!("--param {p:?}: expected NAME=VALUE")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let api = match kube {
-        Some(k) => fetch_taskrun(k, args, api_required)?,
-        None => None,
-    };
-    // CHAINS-GIT_* params: the Task's defaults, then the TaskRun's params, then --param.
-    let params = merged_params(
-        api.iter()
-            .flat_map(|a| a.param_defaults.iter().chain(a.params.iter())),
-        cli_params,
-    );
-    let (started_on, finished_on) = run_times(
-        args,
-        api.as_ref()
-            .and_then(|a| a.start_time)
-            .or_else(|| collect::results_dir_birth(&args.results_dir)),
-        api.as_ref().and_then(|a| a.completion_time),
-    )?;
-    // Results never come from the directories that hold chainlet's own secrets and config.
-    let mut inputs: Vec<&Path> = vec![&args.signing_secrets];
-    if let Some(dir) = &args.config_dir {
-        inputs.push(dir);
-    }
-    let forbidden: &[&Path] = &inputs;
-    let mut budget = collect::Budget::default();
-    let mut results =
-        collect::read_results(&args.results_dir, forbidden, &mut budget).map_err(Failure::run)?;
-    let mut step_results = collect::read_step_results(&args.steps_dir, forbidden, &mut budget)
-        .map_err(Failure::run)?;
-    // A finished TaskRun's results are in its status; the files in this pod win.
-    if let Some(api) = &api {
-        for r in &api.results {
-            if !results.iter().any(|have| have.name == r.name) {
-                results.push(r.clone());
-            }
-        }
-        for s in &api.step_results {
-            if !step_results.iter().any(|have| have.step == s.step) {
-                step_results.push(s.clone());
-            }
-        }
-    }
-    Ok(RunRecord {
-        context: RunContext {
-            taskrun_name: args.taskrun_name.clone(),
-            taskrun_uid: args.taskrun_uid.clone(),
-            namespace: args.namespace.clone(),
-            task_name: args.task_name.clone(),
-            pipelinerun_name: args.pipelinerun_name.clone(),
-            pipelinerun_uid: args.pipelinerun_uid.clone(),
-        },
-        results,
-        step_results,
-        params,
-        started_on,
-        finished_on: Some(finished_on),
-        api,
-    })
-}
-
-/// String params for `CHAINS-GIT_*`, in precedence order (later wins), then `--param`.
-fn merged_params<'a>(
-    recorded: impl Iterator<Item = &'a (String, serde_json::Value)>,
-    cli: Vec<(String, String)>,
-) -> Vec<(String, String)> {
-    recorded
-        .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
-        .chain(cli)
-        .collect()
-}
-
-/// Start and finish: the flags, else what the run recorded, else (finish) now.
-fn run_times(
-    args: &AttestArgs,
-    recorded_start: Option<SystemTime>,
-    recorded_finish: Option<SystemTime>,
-) -> Result<(Option<SystemTime>, SystemTime), Failure> {
-    let started_on = match &args.started_on {
-        Some(s) => Some(parse_time("--started-on", s)?),
-        None => recorded_start,
-    };
-    let finished_on = match &args.finished_on {
-        Some(s) => parse_time("--finished-on", s)?,
-        None => recorded_finish.unwrap_or_else(SystemTime::now),
-    };
-    if let Some(start) = started_on
-        && start > finished_on
-    {
-        let (from_flags, start_src, finish_src) =
-            match (args.started_on.is_some(), args.finished_on.is_some()) {
-                (true, true) => (true, "--started-on", "--finished-on"),
-                (true, false) => (false, "--started-on", "the recorded finish (or now)"),
-                (false, true) => (false, "the recorded start", "--finished-on"),
-                (false, false) => (false, "the recorded start", "the recorded finish (or now)"),
-            };
-        let message = format!(
-            "{start_src} ({}) is after {finish_src} ({})",
-            formats::rfc3339(start),
-            formats::rfc3339(finished_on)
-        );
-        return Err(if from_flags {
-            Failure::usage(message)
-        } else {
-            Failure::run(message)
-        });
-    }
-    Ok((started_on, finished_on))
-}
-
-fn parse_time(flag: &str, s: &str) -> Result<SystemTime, Failure> {
-    crate::time::parse_rfc3339(s)
-        .map_err(|e| Failure::usage(format!("{flag} {s:?}: not an RFC 3339 time: {e}")))
-}
-
 /// The subjects that name images (`repo@sha256:…`): as in Chains, an attestation goes to every
 /// image among the statement's subjects.
 fn image_subjects(subjects: &[crate::subjects::Artifact]) -> Vec<crate::subjects::ImageRef> {
@@ -530,170 +501,4 @@ fn image_subjects(subjects: &[crate::subjects::Artifact]) -> Vec<crate::subjects
         }
     }
     out
-}
-
-/// The configured backends with their config names.
-type Backends = Vec<(String, Box<dyn Backend>)>;
-
-/// Whether a backend stores (image signatures, attestations of `att_type`).
-fn batch_lists(config: &Config, name: &str, att_type: ArtifactType) -> (bool, bool) {
-    let has = |t| config.enabled(t) && config.storage(t).iter().any(|n| n == name);
-    let signatures = att_type == ArtifactType::TaskRun && has(ArtifactType::Oci);
-    (signatures, has(att_type))
-}
-
-/// Stores; when that fails and storage `tekton` is on, the run says why, as Chains marks a
-/// run it gave up on: never "true" after a failure (and no mark when the run's own patch is
-/// what failed).
-fn store_or_mark_failed(
-    config: &Config,
-    backends: &Backends,
-    att_type: ArtifactType,
-    attestation: Option<&Attestation>,
-    signatures: &[ImageSignature],
-    tekton: Option<&Kube>,
-    target: &Target,
-) -> Result<(), Failure> {
-    let Err((failed, failure)) = store(config, backends, att_type, attestation, signatures) else {
-        return Ok(());
-    };
-    if failed != "tekton"
-        && let Some(kube) = tekton
-        && let Err(e) = tekton::mark_failed(kube, target, &failure.message)
-    {
-        tracing::warn!("could not mark the run as failed: {e}");
-    }
-    Err(failure)
-}
-
-/// Every backend the enabled artifact types list: remote ones first, then `file` (the local
-/// write is the one least likely to fail after the others succeeded), and `tekton` last: its
-/// patch also says `chains.tekton.dev/signed: "true"`, which must follow every other success.
-fn backends(
-    config: &Config,
-    args: &AttestArgs,
-    kube: Option<&Arc<Kube>>,
-    target: &Target,
-    att_type: ArtifactType,
-) -> Result<Backends, Failure> {
-    let mut names: Vec<String> = Vec::new();
-    let types: &[ArtifactType] = if att_type == ArtifactType::TaskRun {
-        &[ArtifactType::TaskRun, ArtifactType::Oci]
-    } else {
-        &[att_type]
-    };
-    for &t in types {
-        if config.enabled(t) {
-            names.extend(config.storage(t));
-        }
-    }
-    names.sort_by_key(|n| (n == "tekton", n == "file", n.clone()));
-    names.dedup();
-    names
-        .into_iter()
-        .map(|n| backend(&n, config, args, kube, target).map(|b| (n, b)))
-        .collect()
-}
-
-/// Hands each backend the parts whose artifact type lists it, after every backend's
-/// preflight has passed.
-fn store(
-    config: &Config,
-    backends: &Backends,
-    att_type: ArtifactType,
-    attestation: Option<&Attestation>,
-    signatures: &[ImageSignature],
-) -> Result<(), (&'static str, Failure)> {
-    let batches: Vec<(&dyn Backend, Batch)> = backends
-        .iter()
-        .map(|(name, backend)| {
-            let (sig, att) = batch_lists(config, name, att_type);
-            let batch = Batch {
-                attestation: attestation.filter(|_| att),
-                images: if sig {
-                    signatures.iter().collect()
-                } else {
-                    Vec::new()
-                },
-            };
-            (backend.as_ref(), batch)
-        })
-        .filter(|(_, b)| b.attestation.is_some() || !b.images.is_empty())
-        .collect();
-    for (backend, _) in &batches {
-        backend
-            .preflight()
-            .map_err(|e| (backend.name(), Failure::run(e)))?;
-    }
-    for (backend, batch) in &batches {
-        backend
-            .store(batch)
-            .map_err(|e| (backend.name(), Failure::run(e)))?;
-        tracing::info!(storage = backend.name(), "stored");
-    }
-    Ok(())
-}
-
-/// The backend a storage config value names. The config check has refused every value that has
-/// no backend yet.
-fn backend(
-    name: &str,
-    config: &Config,
-    args: &AttestArgs,
-    kube: Option<&Arc<Kube>>,
-    target: &Target,
-) -> Result<Box<dyn Backend>, Failure> {
-    match name {
-        "tekton" => {
-            let kube = kube.expect("storage tekton fails at start-up without API access");
-            Ok(Box::new(TektonBackend::new(kube.clone(), target.clone())))
-        }
-        "file" => {
-            Ok(Box::new(FileBackend::new(args.output_dir.clone().expect(
-                "the config check requires --output-dir for storage file",
-            ))))
-        }
-        "oci" => {
-            let repository = match config.get("storage.oci.repository") {
-                "" => None,
-                r => {
-                    let (registry, repository) = crate::subjects::reference::parse_repository(r)
-                        .map_err(|e| {
-                            Failure::usage(format!("storage.oci.repository {r:?}: {e}"))
-                        })?;
-                    Some(crate::registry::Repo {
-                        registry,
-                        repository,
-                    })
-                }
-            };
-            // As in Chains (go-containerregistry's name.Insecure), `insecure` lets the
-            // repository's registry be reached over plain HTTP.
-            let mut insecure_registries: Vec<String> = args
-                .insecure_registries
-                .iter()
-                .map(|r| r.trim().to_owned())
-                .filter(|r| !r.is_empty())
-                .collect();
-            if config.get("storage.oci.repository.insecure") == "true" {
-                let r = repository.as_ref().ok_or_else(|| {
-                    Failure::usage(
-                        "storage.oci.repository.insecure is set but storage.oci.repository is not",
-                    )
-                })?;
-                insecure_registries.push(r.registry.clone());
-            }
-            let client = crate::registry::Client::new(crate::registry::Options {
-                insecure_registries,
-                extra_ca: args.registry_ca.clone(),
-                docker_config: args.docker_config.clone(),
-                // A day is already more than any pod waits; larger values are capped.
-                deadline: std::time::Instant::now()
-                    + std::time::Duration::from_secs(args.registry_timeout.min(86_400)),
-            })
-            .map_err(Failure::run)?;
-            Ok(Box::new(OciBackend::new(client, repository)))
-        }
-        other => unreachable!("storage {other} passed the config check"),
-    }
 }

@@ -7,6 +7,8 @@
 //! name.
 
 pub mod api;
+pub mod pipelinerun;
+pub mod taskrun;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -19,6 +19,7 @@ pub mod signing;
 pub mod storage;
 pub mod subjects;
 pub mod time;
+pub mod transparency;
 
 /// An error on its way to the exit code: 1 for a failed run, 2 for bad usage or configuration.
 #[derive(Debug)]

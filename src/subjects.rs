@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::collect::{ResultValue, RunRecord, TaskResult};
+use crate::collect::{PipelineRecord, ResultValue, RunContext, RunRecord, TaskResult};
 
 pub mod reference;
 
@@ -185,6 +185,53 @@ pub fn subjects(
         append(&mut out.inputs, input.material);
     }
     Ok(out)
+}
+
+/// A PipelineRun's type hints: its own results', and each finished child's.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PipelineArtifacts {
+    pub own: Artifacts,
+    /// Every child as the formats read a TaskRun, with its hints (empty without deep
+    /// inspection, as in Chains: a child's bad hint must not fail the PipelineRun then).
+    pub children: Vec<(RunRecord, Artifacts)>,
+}
+
+/// Type hinting over a PipelineRun's own results and, with `deep` inspection, each child's.
+pub fn pipelinerun(
+    pr: &PipelineRecord,
+    view: View,
+    deep: bool,
+    strictness: Strictness,
+) -> Result<PipelineArtifacts, HintError> {
+    let own = RunRecord {
+        context: RunContext {
+            taskrun_name: pr.name.clone(),
+            taskrun_uid: pr.uid.clone(),
+            ..Default::default()
+        },
+        results: pr.results.clone(),
+        step_results: Vec::new(),
+        params: pr.params.clone(),
+        started_on: pr.started_on,
+        finished_on: pr.finished_on,
+        api: None,
+    };
+    let children = pr
+        .children
+        .iter()
+        .map(|c| {
+            let rec = RunRecord::from_api(c);
+            if deep {
+                subjects(&rec, view, strictness).map(|a| (rec, a))
+            } else {
+                Ok((rec, Artifacts::default()))
+            }
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(PipelineArtifacts {
+        own: subjects(&own, view, strictness)?,
+        children,
+    })
 }
 
 /// v2alpha4's subjects of one result set: build artifacts by raw URI, then images.

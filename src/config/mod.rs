@@ -277,10 +277,15 @@ impl Config {
         split_list(self.get(&format!("{}.storage", t.prefix())))
     }
 
+    /// The signer configured for an artifact type (`x509`, `kms` or `none`).
+    pub fn signer(&self, t: ArtifactType) -> &str {
+        self.get(&format!("{}.signer", t.prefix()))
+    }
+
     /// Whether an artifact type is produced at all: Chains turns a type off when its signer is
     /// `none` or its storage is the empty string.
     pub fn enabled(&self, t: ArtifactType) -> bool {
-        self.get(&format!("{}.signer", t.prefix())) != "none" && !self.storage(t).is_empty()
+        self.signer(t) != "none" && !self.storage(t).is_empty()
     }
 
     /// The resolved configuration with the source of each value, one `key = value  # source`

@@ -82,58 +82,19 @@ pub struct Options {
     pub deep_inspection: bool,
 }
 
-/// A finished child TaskRun, as the formats read a TaskRun, with its type hints.
-type Child = (RunRecord, Artifacts);
-
-/// Type hinting over a PipelineRun's own results and (only with deep inspection, as in Chains:
-/// otherwise a child's bad hint must not fail the run) over each child's.
-fn pipeline_hints(
-    pr: &crate::collect::PipelineRecord,
-    view: crate::subjects::View,
-    opts: &Options,
-    strictness: crate::subjects::Strictness,
-) -> Result<(Artifacts, Vec<Child>), String> {
-    let hints =
-        |r: &RunRecord| crate::subjects::subjects(r, view, strictness).map_err(|e| e.to_string());
-    let own = RunRecord {
-        context: crate::collect::RunContext {
-            taskrun_name: pr.name.clone(),
-            taskrun_uid: pr.uid.clone(),
-            ..Default::default()
-        },
-        results: pr.results.clone(),
-        step_results: Vec::new(),
-        params: pr.params.clone(),
-        started_on: pr.started_on,
-        finished_on: pr.finished_on,
-        api: None,
-    };
-    let children = pr
-        .children
-        .iter()
-        .map(|c| {
-            let rec = RunRecord::from_api(c);
-            if opts.deep_inspection {
-                hints(&rec).map(|a| (rec, a))
-            } else {
-                Ok((rec, Artifacts::default()))
-            }
-        })
-        .collect::<Result<_, _>>()?;
-    Ok((hints(&own)?, children))
-}
-
 /// A PipelineRun attestation payload (slsa/v1, slsa/v2alpha3, slsa/v2alpha4) and its subjects.
+///
+/// `hints` is [`crate::subjects::pipelinerun`]'s answer for the format's [`Format::view`].
 pub fn pipelinerun_payload(
     format: Format,
     opts: &Options,
     pr: &crate::collect::PipelineRecord,
-    strictness: crate::subjects::Strictness,
+    hints: &crate::subjects::PipelineArtifacts,
 ) -> Result<(Vec<u8>, Vec<Artifact>), String> {
     let statement = match format {
-        Format::SlsaV2Alpha3 => slsa_v2::pipelinerun_statement(false, opts, pr, strictness)?,
-        Format::SlsaV2Alpha4 => slsa_v2::pipelinerun_statement(true, opts, pr, strictness)?,
-        Format::SlsaV1 => slsa_v1::pipelinerun_statement(opts, pr, strictness)?,
+        Format::SlsaV2Alpha3 => slsa_v2::pipelinerun_statement(false, opts, pr, hints)?,
+        Format::SlsaV2Alpha4 => slsa_v2::pipelinerun_statement(true, opts, pr, hints)?,
+        Format::SlsaV1 => slsa_v1::pipelinerun_statement(opts, pr, hints)?,
         Format::Tekton => {
             return Err(
                 "PipelineRun attestations in format tekton are not supported: use slsa/v2alpha4, slsa/v2alpha3 or slsa/v1"

@@ -13,8 +13,8 @@ use super::{Options, Statement, rfc3339, subjects};
 use crate::collect::PipelineRecord;
 use crate::collect::RunRecord;
 use crate::collect::api::{ApiTaskRun, RefSource, StepState};
+use crate::subjects::PipelineArtifacts;
 use crate::subjects::{Artifact, Artifacts, append};
-use crate::subjects::{Strictness, View};
 
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v0.1";
 pub const PREDICATE_TYPE: &str = "https://slsa.dev/provenance/v0.2";
@@ -210,9 +210,9 @@ fn step_entry(spec: Option<&Value>, state: &StepState) -> Value {
 pub(super) fn pipelinerun_statement(
     opts: &Options,
     pr: &PipelineRecord,
-    strictness: Strictness,
+    hints: &PipelineArtifacts,
 ) -> Result<Statement, String> {
-    let (own_artifacts, children) = super::pipeline_hints(pr, View::TaskResults, opts, strictness)?;
+    let (own_artifacts, children) = (&hints.own, hints.children.as_slice());
     let deep = opts.deep_inspection;
 
     // Subjects: the children's first (deep inspection), then the PipelineRun's.
@@ -236,7 +236,7 @@ pub(super) fn pipelinerun_statement(
     if let Some(src) = api.and_then(|a| a.ref_source.as_ref()) {
         append(&mut materials, source(src));
     }
-    for (rec, _) in &children {
+    for (rec, _) in children {
         let child = rec.api.as_ref().expect("children come from the API");
         image_materials(&mut materials, child)?;
         if let Some(src) = &child.ref_source {
@@ -247,7 +247,7 @@ pub(super) fn pipelinerun_statement(
         append(&mut materials, a.clone());
     }
     if deep {
-        for (_, artifacts) in &children {
+        for (_, artifacts) in children {
             for a in artifacts.git.iter().chain(artifacts.inputs.iter()) {
                 append(&mut materials, a.clone());
             }
@@ -485,6 +485,19 @@ fn result_refs(task: &Value) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::collect::api;
+    use crate::subjects::{Strictness, View};
+
+    /// Type hinting as the run does it, then the statement.
+    fn pipelinerun_statement(
+        opts: &Options,
+        pr: &PipelineRecord,
+        strictness: Strictness,
+    ) -> Result<Statement, String> {
+        let hints =
+            crate::subjects::pipelinerun(pr, View::TaskResults, opts.deep_inspection, strictness)
+                .map_err(|e| e.to_string())?;
+        super::pipelinerun_statement(opts, pr, &hints)
+    }
 
     fn opts(deep: bool) -> Options {
         Options {

@@ -14,7 +14,7 @@ use super::{Options, Statement, go_json, rfc3339, subjects, tekton_spec};
 use crate::collect::api::{ApiTaskRun, RefSource};
 use crate::collect::{PipelineRecord, RunRecord, TaskResult};
 use crate::subjects::{
-    Artifact, Artifacts, Strictness, View, append, is_build_artifact, is_image_hint,
+    Artifact, Artifacts, PipelineArtifacts, append, is_build_artifact, is_image_hint,
 };
 
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
@@ -295,14 +295,9 @@ pub(super) fn pipelinerun_statement(
     alpha4: bool,
     opts: &Options,
     pr: &PipelineRecord,
-    strictness: Strictness,
+    hints: &PipelineArtifacts,
 ) -> Result<Statement, String> {
-    let view = if alpha4 {
-        View::BuildArtifacts
-    } else {
-        View::TaskResults
-    };
-    let (own_artifacts, children) = super::pipeline_hints(pr, view, opts, strictness)?;
+    let (own_artifacts, children) = (&hints.own, hints.children.as_slice());
     let deep = opts.deep_inspection;
 
     // Subjects: v2alpha4 the PipelineRun's first, v2alpha3 the children's first.
@@ -344,7 +339,7 @@ pub(super) fn pipelinerun_statement(
             None => json!({}),
         },
     );
-    let deps = pipeline_dependencies(alpha4, opts, pr, &own_artifacts, &children)?;
+    let deps = pipeline_dependencies(alpha4, opts, pr, own_artifacts, children)?;
     if !deps.is_empty() {
         build_definition.insert("resolvedDependencies".into(), deps.into());
     }
@@ -367,7 +362,7 @@ pub(super) fn pipelinerun_statement(
             ));
         }
         if deep {
-            for (rec, _) in &children {
+            for (rec, _) in children {
                 byproducts_list.extend(byproducts(true, rec));
             }
         }
@@ -462,6 +457,24 @@ fn pipeline_dependencies(
 mod tests {
     use super::*;
     use crate::collect::api;
+    use crate::subjects::{Strictness, View};
+
+    /// Type hinting as the run does it, then the statement.
+    fn pipelinerun_statement(
+        alpha4: bool,
+        opts: &Options,
+        pr: &PipelineRecord,
+        strictness: Strictness,
+    ) -> Result<Statement, String> {
+        let view = if alpha4 {
+            View::BuildArtifacts
+        } else {
+            View::TaskResults
+        };
+        let hints = crate::subjects::pipelinerun(pr, view, opts.deep_inspection, strictness)
+            .map_err(|e| e.to_string())?;
+        super::pipelinerun_statement(alpha4, opts, pr, &hints)
+    }
 
     fn opts() -> Options {
         Options {

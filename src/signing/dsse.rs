@@ -42,16 +42,20 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
 }
 
 /// Signs `payload` into a one-signature envelope with the signer's Chains-style key id.
-pub fn sign(signer: &dyn Signer, payload_type: &str, payload: &[u8]) -> Envelope {
-    let sig = signer.sign(&pae(payload_type, payload));
-    Envelope {
+pub fn sign(
+    signer: &dyn Signer,
+    payload_type: &str,
+    payload: &[u8],
+) -> Result<Envelope, super::SignError> {
+    let sig = signer.sign(&pae(payload_type, payload))?;
+    Ok(Envelope {
         payload_type: payload_type.to_owned(),
         payload: b64(payload),
         signatures: vec![Signature {
             keyid: signer.key_id(),
             sig: b64(&sig),
         }],
-    }
+    })
 }
 
 #[cfg(test)]

@@ -198,8 +198,8 @@ impl KeyPair {
 }
 
 impl Signer for KeyPair {
-    fn sign(&self, message: &[u8]) -> Vec<u8> {
-        match &self.key {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, super::SignError> {
+        Ok(match &self.key {
             // Chains and cosign sign with SHA-256 for every ECDSA curve (sigstore's signers
             // are loaded with crypto.SHA256), so P-384 signs a SHA-256 prehash too.
             Key::P256(k) => {
@@ -218,7 +218,7 @@ impl Signer for KeyPair {
                 use ed25519_dalek::Signer as _;
                 k.sign(message).to_bytes().to_vec()
             }
-        }
+        })
     }
 
     fn public_key_der(&self) -> Vec<u8> {

@@ -11,6 +11,7 @@ mod keypair;
 mod scrypt;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use keypair::KeyPair;
 
@@ -20,19 +21,188 @@ pub fn base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// Something that signs bytes with a key and can name that key.
+/// Something that signs bytes with a key and can name that key: the seam every signer plugs
+/// into (keys from `signing-secrets` today; KMS and Fulcio keyless as new files).
 ///
-/// A KMS or Fulcio signer is a new implementation of this trait; nothing else changes.
+/// To add a signer: implement this trait in `signing/<name>.rs`, give the file an `open`
+/// function, and add one [`Registration`] line to [`SIGNERS`] with the name users write in
+/// `artifacts.*.signer`.
 pub trait Signer: Send + Sync {
     /// Signs `message`: ECDSA keys hash it with SHA-256 and return an ASN.1 DER signature,
-    /// Ed25519 signs the message itself and returns 64 bytes.
-    fn sign(&self, message: &[u8]) -> Vec<u8>;
+    /// Ed25519 signs the message itself and returns 64 bytes. A remote signer can fail.
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError>;
     /// The public key as DER SubjectPublicKeyInfo.
     fn public_key_der(&self) -> Vec<u8>;
     /// The key id Chains puts in DSSE envelopes: the SSH SHA256 fingerprint of the public key.
     fn key_id(&self) -> String;
     /// A short description for logs, e.g. `ecdsa-p256 from cosign.key`.
     fn describe(&self) -> String;
+    /// The signing certificate and its chain, for signers that have one (Fulcio).
+    fn certificate(&self) -> Option<&Certificate> {
+        None
+    }
+    /// How many signatures may be asked for at once: 1 for a key in memory (signing takes
+    /// microseconds), more for a remote signer whose calls wait on the network.
+    fn parallelism(&self) -> usize {
+        1
+    }
+}
+
+/// A signing certificate and the chain up to its root, PEM, as storage writes them
+/// (`chains.tekton.dev/cert-…`, `chain-…`; cosign's certificate annotations).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certificate {
+    pub cert_pem: String,
+    pub chain_pem: String,
+}
+
+/// A signature that could not be made. Names the signer, never key material or tokens.
+#[derive(Debug, thiserror::Error)]
+#[error("signing with {signer}: {reason}")]
+pub struct SignError {
+    pub signer: String,
+    pub reason: String,
+}
+
+/// Bytes to sign, and how: in a DSSE envelope (over its PAE) or as they are.
+#[derive(Debug, Clone)]
+pub struct Payload {
+    pub bytes: Vec<u8>,
+    pub encoding: Encoding,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// A DSSE envelope of this payload type (every in-toto statement).
+    Dsse { payload_type: &'static str },
+    /// A signature over the bytes themselves (simple signing; format `tekton`).
+    Raw,
+}
+
+/// A payload's signature, in the shape its encoding gives it.
+#[derive(Debug, Clone)]
+pub enum Signature {
+    Dsse(dsse::Envelope),
+    Raw(Vec<u8>),
+}
+
+impl Signature {
+    /// The raw signature bytes (for an envelope, the first and only signature's).
+    pub fn raw(&self) -> Result<Vec<u8>, String> {
+        use base64::Engine as _;
+        match self {
+            Signature::Raw(sig) => Ok(sig.clone()),
+            Signature::Dsse(e) => {
+                let first = e
+                    .signatures
+                    .first()
+                    .ok_or("an envelope without a signature")?;
+                base64::engine::general_purpose::STANDARD
+                    .decode(&first.sig)
+                    .map_err(|e| format!("the envelope's signature is not base64: {e}"))
+            }
+        }
+    }
+}
+
+/// Signs one payload as its encoding says.
+pub fn sign(signer: &dyn Signer, payload: &Payload) -> Result<Signature, SignError> {
+    match payload.encoding {
+        Encoding::Dsse { payload_type } => {
+            dsse::sign(signer, payload_type, &payload.bytes).map(Signature::Dsse)
+        }
+        Encoding::Raw => signer.sign(&payload.bytes).map(Signature::Raw),
+    }
+}
+
+/// Signs every payload, up to [`Signer::parallelism`] at a time, in order; the first failure
+/// fails them all.
+pub fn sign_all(signer: &dyn Signer, payloads: &[Payload]) -> Result<Vec<Signature>, SignError> {
+    let workers = signer.parallelism().clamp(1, 16);
+    if workers == 1 || payloads.len() < 2 {
+        return payloads.iter().map(|p| sign(signer, p)).collect();
+    }
+    let chunk = payloads.len().div_ceil(workers);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = payloads
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(|p| sign(signer, p)).collect::<Vec<_>>()))
+            .collect();
+        let mut out = Vec::with_capacity(payloads.len());
+        for h in handles {
+            for r in h.join().map_err(|_| SignError {
+                signer: signer.describe(),
+                reason: "a signing thread panicked".into(),
+            })? {
+                out.push(r?);
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// What opening a signer may read: the mounted Secret and the config's `signers.*` keys.
+pub struct OpenContext<'a> {
+    pub signing_secrets: &'a Path,
+    pub config: &'a crate::config::Config,
+}
+
+/// A signer by the name users write in `artifacts.*.signer`.
+pub struct Registration {
+    pub name: &'static str,
+    pub open: fn(&OpenContext<'_>) -> Result<Arc<dyn Signer>, SigningError>,
+}
+
+/// Every signer chainlet has. `none` is no signer: it turns the artifact type off (the config
+/// does that). `kms` is a Chains value the config refuses as not supported yet.
+pub const SIGNERS: &[Registration] = &[Registration {
+    name: "x509",
+    open: |ctx| Ok(Arc::new(load_from_secrets(ctx.signing_secrets)?)),
+}];
+
+/// The registered signer of a config value.
+pub fn lookup(name: &str) -> Option<&'static Registration> {
+    SIGNERS.iter().find(|r| r.name == name)
+}
+
+/// The signers a run needs, each opened once however many artifact types name it.
+#[derive(Default)]
+pub struct Signers {
+    opened: Vec<(&'static str, Arc<dyn Signer>)>,
+}
+
+impl Signers {
+    /// Opens the signers `names` lists (duplicates opened once).
+    pub fn open(names: &[&str], ctx: &OpenContext<'_>) -> Result<Self, SigningError> {
+        let mut out = Signers::default();
+        for name in names {
+            if out.opened.iter().any(|(n, _)| n == name) {
+                continue;
+            }
+            let reg = lookup(name).ok_or_else(|| SigningError::NoSigner {
+                name: (*name).to_owned(),
+            })?;
+            let signer = (reg.open)(ctx)?;
+            tracing::info!(signer = reg.name, key = %signer.describe(), keyid = %signer.key_id(), "loaded signing key");
+            out.opened.push((reg.name, signer));
+        }
+        Ok(out)
+    }
+
+    /// Adds an opened signer under a name (how tests plug one in).
+    pub fn with(mut self, name: &'static str, signer: Arc<dyn Signer>) -> Self {
+        self.opened.retain(|(n, _)| *n != name);
+        self.opened.push((name, signer));
+        self
+    }
+
+    /// The signer opened for `name`.
+    pub fn get(&self, name: &str) -> Option<&dyn Signer> {
+        self.opened
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| s.as_ref())
+    }
 }
 
 /// Why no signer could be loaded. Every variant names the file; none carries key material.
@@ -58,6 +228,8 @@ pub enum SigningError {
     Corrupt { path: PathBuf, reason: String },
     #[error("{path}: unsupported key: {reason}")]
     Unsupported { path: PathBuf, reason: String },
+    #[error("signer {name:?} is not one chainlet has")]
+    NoSigner { name: String },
 }
 
 /// Loads the signer from a signing-secrets directory, with Chains' precedence:

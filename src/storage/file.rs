@@ -13,11 +13,23 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Backend, Batch, Signed, StorageError};
+use super::{Backend, Batch, Context, Place, Registration, StorageError};
+use crate::signing::Signature;
 
 pub struct FileBackend {
     dir: PathBuf,
 }
+
+pub const REGISTRATION: Registration = Registration {
+    name: "file",
+    open: |ctx: &Context<'_>| match ctx.output_dir {
+        Some(dir) => Ok(Box::new(FileBackend::new(dir))),
+        None => Err(StorageError::Unavailable {
+            backend: "file",
+            message: "needs --output-dir (or CHAINLET_OUTPUT_DIR) to know where to write".into(),
+        }),
+    },
+};
 
 impl FileBackend {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
@@ -51,18 +63,22 @@ impl Backend for FileBackend {
         "file"
     }
 
+    fn place(&self) -> Place {
+        Place::Local
+    }
+
     fn store(&self, batch: &Batch<'_>) -> Result<(), StorageError> {
         let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
         if let Some(att) = batch.attestation {
             let dir = self.attestation_dir(&att.key);
             match &att.signed {
-                Signed::Dsse(envelope) => {
+                Signature::Dsse(envelope) => {
                     let envelope =
                         serde_json::to_vec(envelope).expect("serialising an envelope cannot fail");
                     files.push((dir.join("statement.json"), att.statement.clone()));
                     files.push((dir.join("envelope.json"), envelope));
                 }
-                Signed::Raw(sig) => {
+                Signature::Raw(sig) => {
                     let sig = crate::signing::base64(sig);
                     files.push((dir.join("payload.json"), att.statement.clone()));
                     files.push((dir.join("signature"), sig.into_bytes()));

@@ -1,17 +1,29 @@
 //! Storage backends, named as in Chains' config (`oci`, `tekton`, …) plus chainlet's `file`.
 //!
-//! Everything is signed before anything is stored, so a signing failure stores nothing. Each
-//! backend receives the whole signed run at once: `file` stores it all or nothing; `oci`
-//! uploads every blob and checks every tag before the first manifest PUT.
+//! Everything is signed (and logged) before anything is stored, so a signing failure stores
+//! nothing. Each backend receives the whole signed run at once: `file` stores it all or
+//! nothing; `oci` uploads every blob and checks every tag before the first manifest PUT.
+//!
+//! Backends are opened by the names users write in `artifacts.*.storage`, through
+//! [`BACKENDS`]. To add one: implement [`Backend`] in `storage/<name>.rs` with an `open`
+//! function taking the [`Context`], add one [`Registration`] line to [`BACKENDS`], and mark
+//! the value as implemented in `config/keys.rs`. A backend says where it runs in the order
+//! ([`Backend::place`]); nothing else needs to know about it.
 
 pub mod file;
 pub mod oci;
 pub mod tekton;
 
-use crate::signing::dsse::Envelope;
-use crate::subjects::ImageRef;
+use std::path::Path;
+use std::sync::Arc;
 
-/// A signed TaskRun attestation.
+use crate::config::Config;
+use crate::kube::Kube;
+use crate::signing::{Certificate, Signature, dsse::Envelope};
+use crate::subjects::ImageRef;
+use crate::transparency::LogEntry;
+
+/// A signed TaskRun or PipelineRun attestation.
 #[derive(Debug, Clone)]
 pub struct Attestation {
     /// Chains' short key: `taskrun-<uid>` or `pipelinerun-<uid>` (annotation suffix, folder).
@@ -22,24 +34,19 @@ pub struct Attestation {
     /// The payload, exactly the signed bytes: the in-toto statement, or for format `tekton`
     /// the TaskRun status.
     pub statement: Vec<u8>,
-    pub signed: Signed,
-}
-
-/// How the payload was signed.
-#[derive(Debug, Clone)]
-pub enum Signed {
-    /// In a DSSE envelope (every in-toto format).
-    Dsse(Envelope),
-    /// A raw signature over the payload bytes (format `tekton`, as Chains' old format was).
-    Raw(Vec<u8>),
+    pub signed: Signature,
+    /// The signer's certificate and chain, for signers that have one.
+    pub certificate: Option<Certificate>,
+    /// The transparency log's entry, when the run logs.
+    pub log_entry: Option<LogEntry>,
 }
 
 impl Attestation {
     /// The DSSE envelope, for backends that store only envelopes (`oci`).
     pub fn envelope(&self) -> Option<&Envelope> {
         match &self.signed {
-            Signed::Dsse(e) => Some(e),
-            Signed::Raw(_) => None,
+            Signature::Dsse(e) => Some(e),
+            Signature::Raw(_) => None,
         }
     }
 }
@@ -51,6 +58,8 @@ pub struct ImageSignature {
     pub payload: Vec<u8>,
     /// Standard base64 of the signature over `payload`.
     pub signature: String,
+    pub certificate: Option<Certificate>,
+    pub log_entry: Option<LogEntry>,
 }
 
 /// What one backend is asked to store: the parts whose artifact type lists it.
@@ -60,16 +69,34 @@ pub struct Batch<'a> {
     pub images: Vec<&'a ImageSignature>,
 }
 
+/// Where a backend runs in the order, earliest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Place {
+    /// Registries and other services.
+    Remote,
+    /// Local files: the write least likely to fail after the others succeeded.
+    Local,
+    /// The run's own object (`tekton`): its patch says `chains.tekton.dev/signed: "true"`,
+    /// which must follow every other success.
+    Last,
+}
+
 /// A place signed artifacts go.
 pub trait Backend {
     /// The config value naming this backend.
     fn name(&self) -> &'static str;
+
+    /// Where it runs in the order.
+    fn place(&self) -> Place {
+        Place::Remote
+    }
+
     /// Stores everything in the batch, failing before any visible change where it can.
     fn store(&self, batch: &Batch<'_>) -> Result<(), StorageError>;
 
     /// Called while the key is being loaded, with the images that will get signatures and
-    /// attestations: a chance to read what `store` will build on. Failures are ignored here;
-    /// `store` meets them again.
+    /// attestations: a chance to read what `store` will build on. Failures are kept for
+    /// `store`, which meets them then.
     fn warm_up(&self, _signed: &[ImageRef], _attested: &[ImageRef]) {}
 
     /// Called after signing and before any backend stores: a last check that storing can
@@ -77,19 +104,62 @@ pub trait Backend {
     fn preflight(&self) -> Result<(), StorageError> {
         Ok(())
     }
+
+    /// Called when another backend failed, with its error: a backend that can record the
+    /// failure where users look (`tekton`: `chains.tekton.dev/signed: "failed"`) does.
+    fn record_failure(&self, _reason: &str) -> Result<(), StorageError> {
+        Ok(())
+    }
+}
+
+/// What opening a backend may use.
+pub struct Context<'a> {
+    pub config: &'a Config,
+    /// `--output-dir`.
+    pub output_dir: Option<&'a Path>,
+    /// How to reach registries, from the flags (`oci` adds what its config keys say).
+    pub registry: &'a crate::registry::Options,
+    /// The API client, when the pod has API access.
+    pub kube: Option<&'a Arc<Kube>>,
+    /// The run being attested.
+    pub target: &'a tekton::Target,
+}
+
+/// A backend by the name users write in `artifacts.*.storage`.
+pub struct Registration {
+    pub name: &'static str,
+    pub open: fn(&Context<'_>) -> Result<Box<dyn Backend>, StorageError>,
+}
+
+/// Every backend chainlet has. Chains' other values (`gcs`, `docdb`, `grafeas`, …) are
+/// refused by the config check as not supported yet.
+pub const BACKENDS: &[Registration] =
+    &[file::REGISTRATION, oci::REGISTRATION, tekton::REGISTRATION];
+
+/// The registered backend of a config value.
+pub fn lookup(name: &str) -> Option<&'static Registration> {
+    BACKENDS.iter().find(|r| r.name == name)
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
+    /// A config value the backend cannot work with (exit 2).
+    #[error("{key} {message}")]
+    Config { key: &'static str, message: String },
+    /// Something the run needs is missing (no output folder, no API access).
+    #[error("storage {backend}: {message}")]
+    Unavailable {
+        backend: &'static str,
+        message: String,
+    },
+    #[error("storage {name:?} is not one chainlet has")]
+    Unknown { name: String },
     #[error(
-        "storage file: image {0:?} has a '.' or '..' path component; refusing to write outside the output directory"
+        "storage file: image {0:?} has an empty, '.' or '..' path component; refusing to write outside the output directory"
     )]
     UnsafeName(String),
     #[error("storage oci: {0}")]
     Registry(#[from] crate::registry::RegistryError),
-    /// An error met earlier (while warming up), as its message.
-    #[error("{0}")]
-    Failed(String),
     #[error("storage oci: {repo}: {source}")]
     Layout {
         repo: String,
@@ -100,7 +170,7 @@ pub enum StorageError {
     )]
     Lost { target: String, attempts: u32 },
     #[error("storage tekton: {0}")]
-    Tekton(String),
+    Tekton(#[from] crate::kube::KubeError),
     #[error("storage file: {path}: {source}")]
     File {
         path: std::path::PathBuf,

@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{Backend, Batch, StorageError};
+use super::{Backend, Batch, Context, Registration, StorageError};
 use crate::registry::layout::{self, ImageManifest, Layer};
 use crate::registry::{Client, Repo, jitter};
 use crate::subjects::ImageRef;
@@ -36,8 +36,8 @@ pub struct OciBackend {
     pushed: Mutex<BTreeMap<BlobKey, std::sync::Arc<Mutex<bool>>>>,
 }
 
-/// A tag as `warm_up` read it, or the message of the error it met.
-type Prefetched = Result<Option<ImageManifest>, String>;
+/// A tag as `warm_up` read it, or the error it met.
+type Prefetched = Result<Option<ImageManifest>, StorageError>;
 
 /// A blob in a repository: (repository, sha256).
 type BlobKey = (Repo, Vec<u8>);
@@ -47,6 +47,39 @@ struct Target {
     repo: Repo,
     tag: String,
     layers: Vec<Layer>,
+}
+
+pub const REGISTRATION: Registration = Registration { name: "oci", open };
+
+/// The backend for the flags' registry options and the `storage.oci.*` keys.
+fn open(ctx: &Context<'_>) -> Result<Box<dyn Backend>, StorageError> {
+    let repository =
+        match ctx.config.get("storage.oci.repository") {
+            "" => None,
+            r => {
+                let (registry, repository) = crate::subjects::reference::parse_repository(r)
+                    .map_err(|e| StorageError::Config {
+                        key: "storage.oci.repository",
+                        message: format!("{r:?}: {e}"),
+                    })?;
+                Some(Repo {
+                    registry,
+                    repository,
+                })
+            }
+        };
+    let mut opts = ctx.registry.clone();
+    // As in Chains (go-containerregistry's name.Insecure), `insecure` lets the repository's
+    // registry be reached over plain HTTP.
+    if ctx.config.get("storage.oci.repository.insecure") == "true" {
+        let r = repository.as_ref().ok_or_else(|| StorageError::Config {
+            key: "storage.oci.repository.insecure",
+            message: "is set but storage.oci.repository is not".into(),
+        })?;
+        opts.insecure_registries.push(r.registry.clone());
+    }
+    let client = Client::new(opts)?;
+    Ok(Box::new(OciBackend::new(client, repository)))
 }
 
 impl OciBackend {
@@ -106,7 +139,7 @@ impl OciBackend {
             .remove(&(t.repo.clone(), t.tag.clone()));
         let current = match prefetched {
             Some(Ok(m)) => m,
-            Some(Err(e)) => return Err(StorageError::Failed(e)),
+            Some(Err(e)) => return Err(e),
             None => self.read(t)?,
         };
         layout::append(&t.tag, current.as_ref(), &t.layers).map_err(|e| self.layout_err(t, e))?;
@@ -325,7 +358,7 @@ impl Backend for OciBackend {
                 tag: tag.clone(),
                 layers: Vec::new(),
             };
-            let m = self.read(&t).map_err(|e| e.to_string());
+            let m = self.read(&t);
             self.prefetched
                 .lock()
                 .expect("not poisoned")

@@ -22,8 +22,10 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 
-use super::{Backend, Batch, Signed, StorageError};
+use super::{Backend, Batch, Context, Place, Registration, StorageError};
 use crate::kube::{Kube, RunKind};
+use crate::signing::Certificate;
+use crate::signing::Signature;
 
 pub const PREFIX: &str = "chains.tekton.dev/";
 pub const SIGNED: &str = "chains.tekton.dev/signed";
@@ -43,6 +45,20 @@ pub struct Target {
     pub uid: String,
 }
 
+pub const REGISTRATION: Registration = Registration {
+    name: "tekton",
+    open: |ctx: &Context<'_>| match ctx.kube {
+        Some(kube) => Ok(Box::new(TektonBackend::new(
+            kube.clone(),
+            ctx.target.clone(),
+        ))),
+        None => Err(StorageError::Unavailable {
+            backend: "tekton",
+            message: "needs the Kubernetes API, and this pod has no API access".into(),
+        }),
+    },
+};
+
 impl TektonBackend {
     pub fn new(kube: Arc<Kube>, target: Target) -> Self {
         Self { kube, target }
@@ -54,9 +70,9 @@ impl TektonBackend {
         dry_run: bool,
     ) -> Result<(), StorageError> {
         let t = &self.target;
-        self.kube
-            .patch_annotations(t.kind, &t.name, &t.uid, annotations, dry_run)
-            .map_err(|e| StorageError::Tekton(e.to_string()))
+        Ok(self
+            .kube
+            .patch_annotations(t.kind, &t.name, &t.uid, annotations, dry_run)?)
     }
 }
 
@@ -64,27 +80,38 @@ impl TektonBackend {
 pub fn annotations(batch: &Batch<'_>) -> BTreeMap<String, String> {
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     let mut out = BTreeMap::new();
-    let mut put = |key: &str, payload: &[u8], signature: &[u8]| {
+    // Chains writes the certificate and chain PEM as they are (empty for keys), base64 too.
+    let mut put = |key: &str, payload: &[u8], signature: &[u8], cert: Option<&Certificate>| {
         out.insert(format!("{PREFIX}payload-{key}"), b64(payload));
         out.insert(format!("{PREFIX}signature-{key}"), b64(signature));
-        out.insert(format!("{PREFIX}cert-{key}"), String::new());
-        out.insert(format!("{PREFIX}chain-{key}"), String::new());
+        let (c, chain) = cert.map_or(("", ""), |c| (&c.cert_pem[..], &c.chain_pem[..]));
+        out.insert(format!("{PREFIX}cert-{key}"), b64(c.as_bytes()));
+        out.insert(format!("{PREFIX}chain-{key}"), b64(chain.as_bytes()));
     };
     if let Some(att) = batch.attestation {
         let signature = match &att.signed {
-            Signed::Dsse(envelope) => {
+            Signature::Dsse(envelope) => {
                 serde_json::to_vec(envelope).expect("serialising an envelope cannot fail")
             }
-            Signed::Raw(sig) => sig.clone(),
+            Signature::Raw(sig) => sig.clone(),
         };
-        put(&att.key, &att.statement, &signature);
+        put(
+            &att.key,
+            &att.statement,
+            &signature,
+            att.certificate.as_ref(),
+        );
     }
     for image in &batch.images {
-        let short = &image.image.digest_hex[..12];
+        let short = image
+            .image
+            .digest_hex
+            .get(..12)
+            .unwrap_or(&image.image.digest_hex);
         let raw = base64::engine::general_purpose::STANDARD
             .decode(&image.signature)
-            .expect("chainlet's own base64 decodes");
-        put(short, &image.payload, &raw);
+            .unwrap_or_default();
+        put(short, &image.payload, &raw, image.certificate.as_ref());
     }
     out
 }
@@ -92,6 +119,14 @@ pub fn annotations(batch: &Batch<'_>) -> BTreeMap<String, String> {
 impl Backend for TektonBackend {
     fn name(&self) -> &'static str {
         "tekton"
+    }
+
+    fn place(&self) -> Place {
+        Place::Last
+    }
+
+    fn record_failure(&self, reason: &str) -> Result<(), StorageError> {
+        Ok(mark_failed(&self.kube, &self.target, reason)?)
     }
 
     /// The patch, sent as a dry run: the API server checks the permission and the object
@@ -108,11 +143,14 @@ impl Backend for TektonBackend {
 }
 
 /// Records a failed run on the run itself: `chains.tekton.dev/signed: "failed"` and the reason.
-pub fn mark_failed(kube: &Kube, target: &Target, reason: &str) -> Result<(), String> {
+pub fn mark_failed(
+    kube: &Kube,
+    target: &Target,
+    reason: &str,
+) -> Result<(), crate::kube::KubeError> {
     let patch = BTreeMap::from([
         (SIGNED.to_owned(), "failed".to_owned()),
         (FAILURE.to_owned(), reason.to_owned()),
     ]);
     kube.patch_annotations(target.kind, &target.name, &target.uid, &patch, false)
-        .map_err(|e| e.to_string())
 }

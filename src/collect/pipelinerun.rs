@@ -1,4 +1,4 @@
-//! `chainlet attest --pipelinerun`: the PipelineRun's attestation, from a `finally` Task.
+//! The PipelineRun's side of collect, from a `finally` Task.
 //!
 //! With the Kubernetes API (a Role allowing `get` on `pipelineruns` and `taskruns`), the
 //! PipelineRun and its finished child TaskRuns are read as Chains reads them; the PipelineRun's
@@ -6,126 +6,20 @@
 //! result declarations and the children's results. Without it, the results come from
 //! `--pipeline-result` (the finally Task's params, e.g. `IMAGE_URL=$(tasks.build.results.IMAGE_URL)`).
 
-use std::path::PathBuf;
-
-use super::{
-    backends, batch_lists, image_subjects, kube_client, merged_params, run_times, same_uid,
-    store_or_mark_failed, write_results,
-};
+use super::api::{self, ApiPipelineRun, ApiTaskRun};
+use super::taskrun::{merged_params, run_times, same_uid};
+use super::{PipelineRecord, ResultValue, TaskResult};
 use crate::Failure;
 use crate::cli::{AttestArgs, TaskRunApi};
-use crate::collect::api::{self, ApiPipelineRun, ApiTaskRun};
-use crate::collect::{self, PipelineRecord, ResultValue, TaskResult};
-use crate::config::{ArtifactType, Config};
-use crate::formats::{self, Format};
-use crate::kube::{Kube, RunKind};
-use crate::signing::{self, dsse};
-use crate::storage::tekton::Target;
-use crate::storage::{Attestation, Signed};
-use crate::subjects::Strictness;
+use crate::kube::Kube;
 
-const TYPE: ArtifactType = ArtifactType::PipelineRun;
-
-pub(super) fn run(
+/// The PipelineRun, its finished children and its results; `deep` (deep inspection) makes
+/// the API read required.
+pub fn collect(
     args: &AttestArgs,
-    config: &Config,
-    results_out: &[(String, PathBuf)],
-) -> Result<(), Failure> {
-    if args.pipelinerun_name.is_empty() {
-        return Err(Failure::usage(
-            "--pipelinerun needs --pipelinerun-name (or CHAINLET_PIPELINERUN_NAME, from \
-             $(context.pipelineRun.name) in the Pipeline)",
-        ));
-    }
-    collect::check_uid(&args.pipelinerun_uid).map_err(|_| {
-        Failure::usage(format!(
-            "--pipelinerun-uid {:?}: required with --pipelinerun, a Kubernetes UID from \
-             $(context.pipelineRun.uid)",
-            args.pipelinerun_uid
-        ))
-    })?;
-    if !config.enabled(TYPE) {
-        tracing::info!("nothing to attest: PipelineRun attestations are disabled");
-        return write_results(results_out, None, &[]);
-    }
-    let format = Format::from_config(config.format(TYPE)).expect("config validated the format");
-    if format == Format::Tekton {
-        return Err(Failure::usage(
-            "artifacts.pipelinerun.format \"tekton\": Chains' tekton format signed TaskRuns only \
-             in chainlet; use slsa/v2alpha4, slsa/v2alpha3, slsa/v1 or in-toto",
-        ));
-    }
-    let deep = config.get("artifacts.pipelinerun.enable-deep-inspection") == "true";
-    let tekton_storage = config.storage(TYPE).iter().any(|s| s == "tekton");
-    let needed_for = if tekton_storage {
-        Some("storage tekton needs the Kubernetes API")
-    } else if deep {
-        Some(
-            "artifacts.pipelinerun.enable-deep-inspection needs the child TaskRuns from the Kubernetes API",
-        )
-    } else {
-        None
-    };
-    let kube = kube_client(args, needed_for)?;
-    let record = collect(args, kube.as_deref(), deep)?;
-
-    let opts = formats::Options {
-        builder_id: config.get("builder.id").to_owned(),
-        build_type: config.get("builddefinition.buildtype").to_owned(),
-        deep_inspection: deep,
-    };
-    let strictness = if args.skip_invalid_hints {
-        Strictness::Lenient
-    } else {
-        Strictness::Strict
-    };
-    let (statement, subjects) =
-        formats::pipelinerun_payload(format, &opts, &record, strictness).map_err(Failure::run)?;
-    let images = image_subjects(&subjects);
-    let target = Target {
-        kind: RunKind::PipelineRun,
-        name: record.name.clone(),
-        uid: record.uid.clone(),
-    };
-    let backends = backends(config, args, kube.as_ref(), &target, TYPE)?;
-    let signer = std::thread::scope(|s| {
-        let key = s.spawn(|| signing::load_from_secrets(&args.signing_secrets));
-        for (name, backend) in &backends {
-            if batch_lists(config, name, TYPE).1 {
-                backend.warm_up(&[], &images);
-            }
-        }
-        key.join().expect("key loading does not panic")
-    })
-    .map_err(Failure::run)?;
-    let envelope = dsse::sign(&signer, dsse::INTOTO_PAYLOAD_TYPE, &statement);
-    let attestation = Attestation {
-        key: format!("pipelinerun-{}", record.uid),
-        images,
-        predicate_type: format.predicate_type(),
-        statement,
-        signed: Signed::Dsse(envelope),
-    };
-    store_or_mark_failed(
-        config,
-        &backends,
-        TYPE,
-        Some(&attestation),
-        &[],
-        tekton_storage.then_some(()).and(kube.as_deref()),
-        &target,
-    )?;
-    tracing::info!(
-        pipelinerun = %record.name,
-        children = record.children.len(),
-        subjects = subjects.len(),
-        "attested the PipelineRun"
-    );
-    write_results(results_out, Some(&attestation), &subjects)
-}
-
-/// The PipelineRun, its finished children and its results.
-fn collect(args: &AttestArgs, kube: Option<&Kube>, deep: bool) -> Result<PipelineRecord, Failure> {
+    kube: Option<&Kube>,
+    deep: bool,
+) -> Result<PipelineRecord, Failure> {
     let passed = passed_results(
         args.pipeline_results
             .iter()

@@ -1,0 +1,202 @@
+//! The half of a run that TaskRuns and PipelineRuns share: sign → transparency → store.
+//!
+//! It takes [`Work`] (payloads still unsigned, built by the earlier stages) and the opened
+//! parts, each behind its seam: signers ([`Signers`]), a log ([`Transparency`]) and backends
+//! ([`Route`]s). Nothing here knows which signer, log or backend it drives, so a new one plugs in
+//! without touching this file (`tests/seams.rs` does exactly that).
+
+use crate::Failure;
+use crate::signing::{self, Payload, Signature, Signer, Signers, SigningError};
+use crate::storage::tekton::Target;
+use crate::storage::{Attestation, Backend, Batch, ImageSignature};
+use crate::subjects::ImageRef;
+use crate::transparency::{self, LogEntry, Transparency};
+
+/// What a run signs, before signing.
+pub struct Work {
+    /// The run the attestation is about.
+    pub target: Target,
+    /// The TaskRun or PipelineRun attestation, when its artifact type is on.
+    pub attestation: Option<Unsigned>,
+    /// The signer name of the attestation's artifact type (`artifacts.taskrun.signer`, …).
+    pub attestation_signer: String,
+    /// Images to sign (`artifacts.oci`), each with its simple-signing payload.
+    pub images: Vec<(ImageRef, Payload)>,
+    /// `artifacts.oci.signer`.
+    pub image_signer: String,
+}
+
+/// An attestation before signing.
+pub struct Unsigned {
+    /// `taskrun-<uid>` or `pipelinerun-<uid>`.
+    pub key: String,
+    /// The statement's subjects that are images.
+    pub images: Vec<ImageRef>,
+    pub predicate_type: &'static str,
+    pub payload: Payload,
+}
+
+/// A backend and the parts of the run it stores.
+pub struct Route {
+    pub backend: Box<dyn Backend>,
+    /// Image signatures (`artifacts.oci.storage` lists it).
+    pub signatures: bool,
+    /// The attestation (its artifact type's storage lists it).
+    pub attestation: bool,
+}
+
+/// What a run stored.
+pub struct Stored {
+    pub attestation: Option<Attestation>,
+    pub signatures: Vec<ImageSignature>,
+}
+
+/// Signs, logs and stores `work`. `open_signers` runs while the backends warm up (decrypting a
+/// cosign key takes about 100 ms of one core; meanwhile the backends read what they will
+/// append to). `routes` are in store order.
+pub fn execute(
+    work: &Work,
+    open_signers: impl FnOnce(&[&str]) -> Result<Signers, SigningError> + Send,
+    log: &dyn Transparency,
+    routes: &[Route],
+) -> Result<Stored, Failure> {
+    let mut names: Vec<&str> = Vec::new();
+    if work.attestation.is_some() {
+        names.push(&work.attestation_signer);
+    }
+    if !work.images.is_empty() {
+        names.push(&work.image_signer);
+    }
+    let signed_images: Vec<ImageRef> = work.images.iter().map(|(i, _)| i.clone()).collect();
+    let attested_images: &[ImageRef] = work
+        .attestation
+        .as_ref()
+        .map_or(&[], |a| a.images.as_slice());
+    let signers = std::thread::scope(|s| {
+        let opening = s.spawn(|| open_signers(&names));
+        for r in routes {
+            r.backend.warm_up(
+                if r.signatures { &signed_images } else { &[] },
+                if r.attestation { attested_images } else { &[] },
+            );
+        }
+        opening.join()
+    })
+    .map_err(|_| Failure::run("opening the signers failed unexpectedly"))?
+    .map_err(Failure::run)?;
+    let signer = |name: &str| {
+        signers
+            .get(name)
+            .ok_or_else(|| Failure::run(format!("signer {name:?} was not opened")))
+    };
+
+    let attestation = match &work.attestation {
+        Some(unsigned) => {
+            let signer = signer(&work.attestation_signer)?;
+            let signed = signing::sign(signer, &unsigned.payload).map_err(Failure::run)?;
+            let log_entry = log_one(log, &unsigned.payload, &signed, signer)?;
+            Some(Attestation {
+                key: unsigned.key.clone(),
+                images: unsigned.images.clone(),
+                predicate_type: unsigned.predicate_type,
+                statement: unsigned.payload.bytes.clone(),
+                signed,
+                certificate: signer.certificate().cloned(),
+                log_entry,
+            })
+        }
+        None => None,
+    };
+    let signatures = if work.images.is_empty() {
+        Vec::new()
+    } else {
+        let signer = signer(&work.image_signer)?;
+        let payloads: Vec<Payload> = work.images.iter().map(|(_, p)| p.clone()).collect();
+        let sigs = signing::sign_all(signer, &payloads).map_err(Failure::run)?;
+        let mut out = Vec::with_capacity(sigs.len());
+        for ((image, payload), sig) in work.images.iter().zip(sigs) {
+            let log_entry = log_one(log, payload, &sig, signer)?;
+            let raw = sig.raw().map_err(Failure::run)?;
+            out.push(ImageSignature {
+                image: image.clone(),
+                payload: payload.bytes.clone(),
+                signature: signing::base64(&raw),
+                certificate: signer.certificate().cloned(),
+                log_entry,
+            });
+        }
+        out
+    };
+
+    store(routes, attestation.as_ref(), &signatures)?;
+    Ok(Stored {
+        attestation,
+        signatures,
+    })
+}
+
+fn log_one(
+    log: &dyn Transparency,
+    payload: &Payload,
+    signature: &Signature,
+    signer: &dyn Signer,
+) -> Result<Option<LogEntry>, Failure> {
+    log.log(&transparency::Signed {
+        payload,
+        signature,
+        signer,
+    })
+    .map_err(Failure::run)
+}
+
+/// Hands each backend the parts it stores, after every backend's preflight has passed. When one
+/// fails, every other backend may record the failure (`tekton` marks the run `"failed"`; the
+/// run's own patch failing leaves no mark).
+fn store(
+    routes: &[Route],
+    attestation: Option<&Attestation>,
+    signatures: &[ImageSignature],
+) -> Result<(), Failure> {
+    let batches: Vec<(usize, Batch)> = routes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let batch = Batch {
+                attestation: attestation.filter(|_| r.attestation),
+                images: if r.signatures {
+                    signatures.iter().collect()
+                } else {
+                    Vec::new()
+                },
+            };
+            (i, batch)
+        })
+        .filter(|(_, b)| b.attestation.is_some() || !b.images.is_empty())
+        .collect();
+    let outcome = batches
+        .iter()
+        .try_for_each(|(i, _)| routes[*i].backend.preflight().map_err(|e| (*i, e)))
+        .and_then(|()| {
+            batches.iter().try_for_each(|(i, batch)| {
+                let backend = &routes[*i].backend;
+                backend.store(batch).map_err(|e| (*i, e))?;
+                tracing::info!(storage = backend.name(), "stored");
+                Ok(())
+            })
+        });
+    let Err((failed, error)) = outcome else {
+        return Ok(());
+    };
+    let failure = Failure::run(error);
+    for (i, r) in routes.iter().enumerate() {
+        if i != failed
+            && let Err(e) = r.backend.record_failure(&failure.message)
+        {
+            tracing::warn!(
+                storage = r.backend.name(),
+                "could not record the failure: {e}"
+            );
+        }
+    }
+    Err(failure)
+}
