@@ -4,16 +4,16 @@
 //! [`signing`](crate::signing) → [`transparency`](crate::transparency) →
 //! [`storage`](crate::storage).
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::Failure;
-use crate::cli::{AttestArgs, TaskRunApi};
+use crate::cli::AttestArgs;
 use crate::collect;
-use crate::config::{ArtifactType, Config};
+use crate::config::{self, ArtifactType, Config};
 use crate::formats::{self, Format};
 use crate::kube::{Kube, RunKind};
 use crate::signing::{self, Encoding, Payload, Signers};
+use crate::step_results;
 use crate::storage::{self, StorageError, tekton::Target};
 use crate::subjects::{self, Artifact, Strictness};
 
@@ -21,19 +21,14 @@ pub mod pipeline;
 
 use pipeline::{Route, Unsigned, Work};
 
-/// How long `--taskrun-api auto` waits for an API server it does not strictly need.
-const OPTIONAL_API_SECONDS: u64 = 10;
-
-const DEFAULT_CONFIG_DIR: &str = "/etc/chains-config";
-
 /// Runs an attestation as the flags and config say.
 pub fn run(args: &AttestArgs) -> Result<(), Failure> {
-    let config = resolve_config(args)?;
+    let config = config::run::resolve(args)?;
     if args.print_config {
         return crate::print(&config.render());
     }
-    check_config(&config, args)?;
-    let results_out = parse_write_results(&args.write_results)?;
+    config::run::check(&config, args)?;
+    let results_out = step_results::parse(&args.write_results)?;
     if !args.pipelinerun && !args.pipeline_result_args.is_empty() {
         return Err(Failure::usage(format!(
             "{:?} after `--`: PipelineRun results are for --pipelinerun only",
@@ -51,7 +46,7 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
         routes,
     }) = planned
     else {
-        return write_results(&results_out, None, &[]);
+        return step_results::write(&results_out, None, &[]);
     };
     let log = crate::transparency::open(&config).map_err(Failure::usage)?;
     let secrets = &args.signing_secrets;
@@ -75,7 +70,7 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
         image_signatures = stored.signatures.len(),
         "attested"
     );
-    write_results(&results_out, stored.attestation.as_ref(), &subjects)
+    step_results::write(&results_out, stored.attestation.as_ref(), &subjects)
 }
 
 /// A run ready for [`pipeline::execute`]: its payloads, its subjects (for `--write-result`)
@@ -120,7 +115,7 @@ fn taskrun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned>, F
         .any(|t| stores_in(config, *t, "tekton"));
     let needs_api =
         tekton_storage || (config.enabled(ArtifactType::TaskRun) && format == Format::Tekton);
-    let kube = kube_client(
+    let kube = collect::access::client(
         args,
         needs_api.then_some("storage or format tekton needs the Kubernetes API"),
     )?;
@@ -147,7 +142,7 @@ fn taskrun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned>, F
             .map_err(Failure::run)?;
         Some(Unsigned {
             key: format!("taskrun-{}", run.context.taskrun_uid),
-            images: image_subjects(&artifacts.subjects),
+            images: subjects::images_among(&artifacts.subjects),
             predicate_type: format.predicate_type(),
             payload: Payload {
                 bytes: statement,
@@ -228,7 +223,7 @@ fn pipelinerun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned
     } else {
         None
     };
-    let kube = kube_client(args, needed_for)?;
+    let kube = collect::access::client(args, needed_for)?;
     let record = collect::pipelinerun::collect(args, kube.as_deref(), deep)?;
     let hints = subjects::pipelinerun(&record, format.view(), deep, strictness(args))
         .map_err(Failure::run)?;
@@ -252,7 +247,7 @@ fn pipelinerun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned
             target,
             attestation: Some(Unsigned {
                 key: format!("pipelinerun-{}", record.uid),
-                images: image_subjects(&subjects),
+                images: subjects::images_among(&subjects),
                 predicate_type: format.predicate_type(),
                 payload: Payload {
                     bytes: statement,
@@ -336,169 +331,4 @@ fn registry_options(args: &AttestArgs) -> crate::registry::Options {
         deadline: std::time::Instant::now()
             + std::time::Duration::from_secs(args.registry_timeout.min(86_400)),
     }
-}
-
-/// The results `--write-result` asks for, checked before any work.
-fn parse_write_results(specs: &[String]) -> Result<Vec<(String, PathBuf)>, Failure> {
-    specs
-        .iter()
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            let (name, path) = s.split_once('=').ok_or_else(|| {
-                Failure::usage(format!("--write-result {s:?}: expected NAME=PATH"))
-            })?;
-            if !matches!(name, "statement-digest" | "subjects") {
-                return Err(Failure::usage(format!(
-                    "--write-result {s:?}: unknown result {name:?} (statement-digest, subjects)"
-                )));
-            }
-            if path.is_empty() {
-                return Err(Failure::usage(format!("--write-result {s:?}: empty path")));
-            }
-            Ok((name.to_owned(), PathBuf::from(path)))
-        })
-        .collect()
-}
-
-/// Writes the step results: the signed payload's digest (empty without an attestation) and
-/// the subjects as a JSON array of `name@alg:hex`.
-fn write_results(
-    wanted: &[(String, PathBuf)],
-    attestation: Option<&crate::storage::Attestation>,
-    subjects: &[crate::subjects::Artifact],
-) -> Result<(), Failure> {
-    for (name, path) in wanted {
-        let value = match name.as_str() {
-            "statement-digest" => attestation
-                .map(|a| crate::registry::sha256_digest(&a.statement))
-                .unwrap_or_default(),
-            _ => {
-                let list: Vec<String> = subjects
-                    .iter()
-                    .flat_map(|s| {
-                        s.digest
-                            .iter()
-                            .map(move |(alg, hex)| format!("{}@{alg}:{hex}", s.name))
-                    })
-                    .collect();
-                serde_json::to_string(&list).expect("strings serialise")
-            }
-        };
-        std::fs::write(path, value)
-            .map_err(|e| Failure::run(format!("--write-result {name}={}: {e}", path.display())))?;
-    }
-    Ok(())
-}
-
-/// The Kubernetes API client, as `--taskrun-api` and the config ask. `needed_for` names what
-/// requires it, if anything does.
-fn kube_client(args: &AttestArgs, needed_for: Option<&str>) -> Result<Option<Arc<Kube>>, Failure> {
-    if args.taskrun_api == TaskRunApi::Off {
-        return Ok(None);
-    }
-    // Optional reads must not hold the run up for long when the API server is unreachable.
-    let secs = if needed_for.is_some() || args.taskrun_api == TaskRunApi::On {
-        args.registry_timeout
-    } else {
-        args.registry_timeout.min(OPTIONAL_API_SECONDS)
-    };
-    let timeout = std::time::Duration::from_secs(secs.max(1));
-    match Kube::in_cluster(&args.serviceaccount_dir, &args.namespace, timeout) {
-        Ok(Some(k)) => Ok(Some(Arc::new(k))),
-        Ok(None) if args.taskrun_api == TaskRunApi::On || needed_for.is_some() => {
-            let why = needed_for.unwrap_or("--taskrun-api on");
-            Err(Failure::usage(format!(
-                "{why}, but this pod has no API access: KUBERNETES_SERVICE_HOST is unset or there \
-                 is no service-account token at {} (automountServiceAccountToken: false?)",
-                args.serviceaccount_dir.join("token").display()
-            )))
-        }
-        Ok(None) => {
-            tracing::debug!("no Kubernetes API access: the payload has what the pod sees");
-            Ok(None)
-        }
-        Err(e) => Err(Failure::run(e)),
-    }
-}
-
-fn resolve_config(args: &AttestArgs) -> Result<Config, Failure> {
-    let default_dir = Path::new(DEFAULT_CONFIG_DIR);
-    let config_dir: Option<PathBuf> = match &args.config_dir {
-        Some(d) => Some(d.clone()),
-        None if default_dir.is_dir() => Some(default_dir.to_owned()),
-        None => None,
-    };
-    let mut config = Config::load_with(config_dir.as_deref(), &args.overrides, &args.sets)
-        .map_err(Failure::usage)?;
-    if args.output_dir.is_some() {
-        config.add_file_storage();
-    }
-    Ok(config)
-}
-
-/// Refuses what this run cannot do: Chains values not supported yet, `file` without a folder.
-fn check_config(config: &Config, args: &AttestArgs) -> Result<(), Failure> {
-    let types: &[ArtifactType] = if args.pipelinerun {
-        &[ArtifactType::PipelineRun]
-    } else {
-        &[ArtifactType::TaskRun, ArtifactType::Oci]
-    };
-    config.check_supported(types).map_err(Failure::usage)?;
-    if args.output_dir.is_none()
-        && types
-            .iter()
-            .any(|t| config.enabled(*t) && config.storage(*t).iter().any(|s| s == "file"))
-    {
-        return Err(Failure::usage(
-            "storage file needs --output-dir (or CHAINLET_OUTPUT_DIR) to know where to write",
-        ));
-    }
-    if config.enabled(ArtifactType::TaskRun)
-        && config.format(ArtifactType::TaskRun) == "tekton"
-        && config
-            .storage(ArtifactType::TaskRun)
-            .iter()
-            .any(|s| s == "oci")
-    {
-        return Err(Failure::usage(
-            "artifacts.taskrun.format tekton is no in-toto statement and cannot go to storage \
-             oci; use artifacts.taskrun.storage tekton or file",
-        ));
-    }
-    let tekton_needed = types
-        .iter()
-        .any(|t| config.enabled(*t) && config.storage(*t).iter().any(|s| s == "tekton"))
-        || (config.enabled(ArtifactType::TaskRun)
-            && config.format(ArtifactType::TaskRun) == "tekton");
-    if args.pipelinerun
-        && config.enabled(ArtifactType::PipelineRun)
-        && config.get("artifacts.pipelinerun.enable-deep-inspection") == "true"
-        && args.taskrun_api == TaskRunApi::Off
-    {
-        return Err(Failure::usage(
-            "artifacts.pipelinerun.enable-deep-inspection needs the child TaskRuns from the \
-             Kubernetes API, which --taskrun-api off turns off",
-        ));
-    }
-    if tekton_needed && args.taskrun_api == TaskRunApi::Off {
-        return Err(Failure::usage(
-            "storage or format tekton needs the Kubernetes API, which --taskrun-api off turns off",
-        ));
-    }
-    Ok(())
-}
-
-/// The subjects that name images (`repo@sha256:…`): as in Chains, an attestation goes to every
-/// image among the statement's subjects.
-fn image_subjects(subjects: &[crate::subjects::Artifact]) -> Vec<crate::subjects::ImageRef> {
-    let mut out: Vec<crate::subjects::ImageRef> = Vec::new();
-    for s in subjects {
-        if let Some(hex) = s.digest.get("sha256")
-            && let Ok(img) = crate::subjects::ImageRef::parse(&format!("{}@sha256:{hex}", s.name))
-            && !out.contains(&img)
-        {
-            out.push(img);
-        }
-    }
-    out
 }

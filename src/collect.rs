@@ -6,6 +6,7 @@
 //! UTF-8, must not be a symlink that leaves its directory, and a malformed one is reported by
 //! name.
 
+pub mod access;
 pub mod api;
 pub mod pipelinerun;
 pub mod taskrun;

@@ -16,6 +16,7 @@ pub mod keygen;
 pub mod kube;
 pub mod registry;
 pub mod signing;
+pub mod step_results;
 pub mod storage;
 pub mod subjects;
 pub mod time;

@@ -234,6 +234,21 @@ pub fn pipelinerun(
     })
 }
 
+/// The subjects that name images (`repo@sha256:…`): as in Chains, an attestation goes to every
+/// image among the statement's subjects.
+pub fn images_among(subjects: &[Artifact]) -> Vec<ImageRef> {
+    let mut out: Vec<ImageRef> = Vec::new();
+    for s in subjects {
+        if let Some(hex) = s.digest.get("sha256")
+            && let Ok(img) = ImageRef::parse(&format!("{}@sha256:{hex}", s.name))
+            && !out.contains(&img)
+        {
+            out.push(img);
+        }
+    }
+    out
+}
+
 /// v2alpha4's subjects of one result set: build artifacts by raw URI, then images.
 fn build_artifact_subjects(
     outputs: &[ObjectHint],
@@ -262,6 +277,17 @@ fn oci_images(
         }
     };
     for (prefix, url, digest) in pairs(c, results, IMAGE_URL, IMAGE_DIGEST)? {
+        // A bad digest is the digest result's fault, not the URL's.
+        let sha256_hex = digest.strip_prefix("sha256:").is_some_and(|h| {
+            h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        });
+        if !sha256_hex {
+            c.invalid(hint_error(
+                &format!("{prefix}{IMAGE_DIGEST}"),
+                format!("{digest:?} (the digest of {url:?}) is not sha256: and 64 lowercase hex characters"),
+            ))?;
+            continue;
+        }
         match ImageRef::parse(&format!("{url}@{digest}")) {
             Ok(img) => push(img),
             Err(p) => c.invalid(hint_error(
@@ -596,7 +622,7 @@ mod tests {
         ]))
         .unwrap_err()
         .to_string();
-        assert!(e.contains("app-IMAGE_URL"), "{e}");
+        assert!(e.contains("app-IMAGE_DIGEST"), "{e}");
     }
 
     #[test]

@@ -146,7 +146,7 @@ fn non_hex_digest_names_the_result() {
         &pod,
         &pod.attest(&[]),
         1,
-        &["IMAGE_URL", "sha256:not-hex-at-all"],
+        &["result \"IMAGE_DIGEST\"", "sha256:not-hex-at-all"],
     );
 }
 
@@ -187,7 +187,7 @@ fn skip_invalid_hints_drops_them_like_chains() {
     let out = pod.attest(&["--skip-invalid-hints"]);
     ok(&out);
     assert!(
-        stderr(&out).contains("IMAGE_URL"),
+        stderr(&out).contains("IMAGE_DIGEST"),
         "the drop is logged: {}",
         stderr(&out)
     );
@@ -525,5 +525,53 @@ fn with_json_logs_the_final_error_is_json_too() {
             .unwrap()
             .contains("--taskrun-uid"),
         "{last}"
+    );
+}
+
+#[test]
+fn a_result_folder_that_does_not_exist_fails_before_anything_is_stored() {
+    let Some(pod) = pod_with_cosign_key(b"test") else {
+        return;
+    };
+    let result = pod.path("no-such-folder/statement-digest");
+    let out = pod.attest(&[
+        "--write-result",
+        &format!("statement-digest={}", result.display()),
+    ]);
+    assert_fails_cleanly(&pod, &out, 1, &["--write-result", "no-such-folder"]);
+}
+
+#[test]
+fn a_relative_output_dir_that_does_not_exist_yet_is_created() {
+    let Some(pod) = pod_with_cosign_key(b"test") else {
+        return;
+    };
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chainlet"))
+        .current_dir(pod.path(""))
+        .env("CHAINLET_LOG_LEVEL", "warn")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .args([
+            "attest",
+            "--results-dir",
+            "results",
+            "--signing-secrets",
+            "secrets",
+            "--output-dir",
+            "out/x",
+            "--taskrun-uid",
+            UID,
+            "--taskrun-name",
+            "build-run",
+            "--set",
+            "artifacts.taskrun.storage=file",
+            "--set",
+            "artifacts.oci.storage=file",
+        ])
+        .output()
+        .unwrap();
+    ok(&out);
+    assert!(
+        pod.path(&format!("out/x/taskrun-{UID}/envelope.json"))
+            .is_file()
     );
 }

@@ -6,6 +6,7 @@
 //! implement yet fails at start-up instead of failing later or being ignored.
 
 pub mod keys;
+pub mod run;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -334,8 +335,22 @@ fn read_config_dir(dir: &Path) -> Result<Vec<(String, String, PathBuf)>, ConfigE
             continue;
         }
         let path = entry.path();
-        if !std::fs::metadata(&path).map_err(io)?.is_file() {
-            continue;
+        // A ConfigMap volume holds regular files (through symlinks). Anything else under a
+        // key's name is a mistake to report, not skip; a FIFO would block the read forever.
+        let meta = std::fs::metadata(&path).map_err(|e| ConfigError::ConfigFile {
+            path: path.clone(),
+            problem: e.to_string(),
+        })?;
+        if !meta.is_file() {
+            let kind = if meta.is_dir() {
+                "a directory"
+            } else {
+                "not a regular file"
+            };
+            return Err(ConfigError::ConfigFile {
+                path,
+                problem: format!("is {kind}, where a config key's value belongs"),
+            });
         }
         let bytes =
             crate::fsread::read_limited(&path, 64 * 1024).map_err(|e| ConfigError::ConfigFile {
@@ -499,6 +514,20 @@ mod tests {
         c.add_file_storage();
         assert_eq!(c.storage(ArtifactType::TaskRun), vec!["file", "oci"]);
         assert!(c.storage(ArtifactType::Oci).is_empty());
+    }
+
+    #[test]
+    fn a_folder_or_fifo_in_the_config_dir_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("builder.id")).unwrap();
+        let e = Config::load(Some(dir.path()), &[]).unwrap_err().to_string();
+        assert!(e.contains("builder.id") && e.contains("a directory"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("artifacts.taskrun.format");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo (coreutils)");
+        let e = Config::load(Some(dir.path()), &[]).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
     }
 
     #[test]

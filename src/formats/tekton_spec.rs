@@ -17,6 +17,7 @@ pub fn run_spec(spec: &Value) -> Value {
     };
     obj.entry("serviceAccountName")
         .or_insert_with(|| Value::String(String::new()));
+    drop_empty_list(obj, "params");
     if let Some(Value::String(t)) = obj.get_mut("timeout")
         && let Some(norm) = go_duration(t)
     {
@@ -28,8 +29,21 @@ pub fn run_spec(spec: &Value) -> Value {
     spec
 }
 
+/// Go leaves out a list field tagged `omitempty` (`params` of a TaskRun, PipelineRun, Task or
+/// Pipeline spec) when it is empty; the API may still return `[]`.
+fn drop_empty_list(obj: &mut Map<String, Value>, key: &str) {
+    if obj
+        .get(key)
+        .and_then(Value::as_array)
+        .is_some_and(Vec::is_empty)
+    {
+        obj.remove(key);
+    }
+}
+
 /// Steps, sidecars and the step template always carry `computeResources`.
 fn normalise_task_spec(task_spec: &mut Map<String, Value>) {
+    drop_empty_list(task_spec, "params");
     for key in ["steps", "sidecars"] {
         if let Some(Value::Array(list)) = task_spec.get_mut(key) {
             for item in list.iter_mut().filter_map(Value::as_object_mut) {
@@ -54,6 +68,7 @@ pub fn pipeline_run_spec(spec: &Value) -> Value {
     };
     obj.entry("taskRunTemplate")
         .or_insert_with(|| Value::Object(Map::new()));
+    drop_empty_list(obj, "params");
     if let Some(Value::Object(timeouts)) = obj.get_mut("timeouts") {
         for value in timeouts.values_mut() {
             if let Value::String(t) = value
@@ -64,6 +79,7 @@ pub fn pipeline_run_spec(spec: &Value) -> Value {
         }
     }
     if let Some(Value::Object(pipeline)) = obj.get_mut("pipelineSpec") {
+        drop_empty_list(pipeline, "params");
         for list in ["tasks", "finally"] {
             let Some(Value::Array(tasks)) = pipeline.get_mut(list) else {
                 continue;
@@ -247,6 +263,18 @@ fn format_go_duration(nanos: i128) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn empty_params_are_left_out_as_go_omitempty_does() {
+        let spec = run_spec(&json!({"params": [], "taskSpec": {"params": [], "steps": []}}));
+        assert_eq!(spec.get("params"), None);
+        assert_eq!(spec["taskSpec"].get("params"), None);
+        let spec = run_spec(&json!({"params": [{"name": "a", "value": "b"}]}));
+        assert_eq!(spec["params"][0]["name"], "a");
+        let spec = pipeline_run_spec(&json!({"params": [], "pipelineSpec": {"params": []}}));
+        assert_eq!(spec.get("params"), None);
+        assert_eq!(spec["pipelineSpec"].get("params"), None);
+    }
 
     #[test]
     fn durations_print_as_go_does() {

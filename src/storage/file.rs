@@ -169,7 +169,8 @@ impl Transaction {
     fn create_dirs(&mut self, dir: &Path) -> std::io::Result<()> {
         let mut missing = Vec::new();
         let mut d = dir;
-        while !d.exists() {
+        // A relative `--output-dir out` ends in the empty path, which is the working folder.
+        while !d.as_os_str().is_empty() && !d.exists() {
             missing.push(d.to_owned());
             match d.parent() {
                 Some(p) => d = p,

@@ -1,0 +1,79 @@
+//! The configuration of one `chainlet attest` run: Chains' keys resolved from their sources,
+//! then checked against what this run will do.
+
+use std::path::{Path, PathBuf};
+
+use super::{ArtifactType, Config};
+use crate::Failure;
+use crate::cli::{AttestArgs, TaskRunApi};
+
+const DEFAULT_CONFIG_DIR: &str = "/etc/chains-config";
+
+/// Defaults < the config directory (`--config-dir`, else `/etc/chains-config` when it exists)
+/// < `--override` < `--set`; `--output-dir` adds storage `file`.
+pub fn resolve(args: &AttestArgs) -> Result<Config, Failure> {
+    let default_dir = Path::new(DEFAULT_CONFIG_DIR);
+    let config_dir: Option<PathBuf> = match &args.config_dir {
+        Some(d) => Some(d.clone()),
+        None if default_dir.is_dir() => Some(default_dir.to_owned()),
+        None => None,
+    };
+    let mut config = Config::load_with(config_dir.as_deref(), &args.overrides, &args.sets)
+        .map_err(Failure::usage)?;
+    if args.output_dir.is_some() {
+        config.add_file_storage();
+    }
+    Ok(config)
+}
+
+/// Refuses what this run cannot do: Chains values not supported yet, `file` without a folder.
+pub fn check(config: &Config, args: &AttestArgs) -> Result<(), Failure> {
+    let types: &[ArtifactType] = if args.pipelinerun {
+        &[ArtifactType::PipelineRun]
+    } else {
+        &[ArtifactType::TaskRun, ArtifactType::Oci]
+    };
+    config.check_supported(types).map_err(Failure::usage)?;
+    if args.output_dir.is_none()
+        && types
+            .iter()
+            .any(|t| config.enabled(*t) && config.storage(*t).iter().any(|s| s == "file"))
+    {
+        return Err(Failure::usage(
+            "storage file needs --output-dir (or CHAINLET_OUTPUT_DIR) to know where to write",
+        ));
+    }
+    if config.enabled(ArtifactType::TaskRun)
+        && config.format(ArtifactType::TaskRun) == "tekton"
+        && config
+            .storage(ArtifactType::TaskRun)
+            .iter()
+            .any(|s| s == "oci")
+    {
+        return Err(Failure::usage(
+            "artifacts.taskrun.format tekton is no in-toto statement and cannot go to storage \
+             oci; use artifacts.taskrun.storage tekton or file",
+        ));
+    }
+    let tekton_needed = types
+        .iter()
+        .any(|t| config.enabled(*t) && config.storage(*t).iter().any(|s| s == "tekton"))
+        || (config.enabled(ArtifactType::TaskRun)
+            && config.format(ArtifactType::TaskRun) == "tekton");
+    if args.pipelinerun
+        && config.enabled(ArtifactType::PipelineRun)
+        && config.get("artifacts.pipelinerun.enable-deep-inspection") == "true"
+        && args.taskrun_api == TaskRunApi::Off
+    {
+        return Err(Failure::usage(
+            "artifacts.pipelinerun.enable-deep-inspection needs the child TaskRuns from the \
+             Kubernetes API, which --taskrun-api off turns off",
+        ));
+    }
+    if tekton_needed && args.taskrun_api == TaskRunApi::Off {
+        return Err(Failure::usage(
+            "storage or format tekton needs the Kubernetes API, which --taskrun-api off turns off",
+        ));
+    }
+    Ok(())
+}
