@@ -1,8 +1,6 @@
 //! `chainlet attest`: the step's job, as wiring only. Each stage is its own module and takes
-//! plain data: config → [`collect`](crate::collect) → [`subjects`](crate::subjects) →
-//! [`formats`](crate::formats) → then, shared by TaskRuns and PipelineRuns, [`pipeline`]:
-//! [`signing`](crate::signing) → [`transparency`](crate::transparency) →
-//! [`storage`](crate::storage).
+//! plain data: config → collect → subjects → formats → then, shared by TaskRuns and
+//! PipelineRuns, [`pipeline`]: signing → transparency → storage.
 
 use std::sync::Arc;
 

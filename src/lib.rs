@@ -1,9 +1,40 @@
 //! chainlet: Tekton Chains' job, done inside the TaskRun's pod.
 //!
-//! One pass, one direction: [`collect`] reads the pod into a [`collect::RunRecord`];
-//! [`subjects`] applies Chains' type hinting; [`formats`] builds the payload; [`signing`] signs
-//! it; [`storage`] stores it. [`config`] holds Chains' `chains-config` keys. Each stage takes
-//! plain data and returns plain data; [`attest`] wires them.
+//! # One pass, one direction
+//!
+//! ```text
+//! config → collect → subjects → formats → signing → transparency → storage
+//! ```
+//!
+//! [`config`] resolves Chains' `chains-config` keys; [`collect`] reads the pod (and, with API
+//! access, the TaskRun or PipelineRun) into a [`collect::RunRecord`] or
+//! [`collect::PipelineRecord`]; [`subjects`] applies Chains' type hinting; [`formats`] builds
+//! the payloads; [`signing`] signs them; [`transparency`] logs what was signed; [`storage`]
+//! stores the signed artifacts. Each stage takes plain data and returns plain data, and no
+//! stage imports a later one. [`attest`] only wires them; its [`attest::pipeline`] is the
+//! sign → log → store half that TaskRuns and PipelineRuns share. The network clients
+//! ([`registry`], [`kube`]) sit beside the stages that use them.
+//!
+//! # Adding a signer, a log or a backend
+//!
+//! Each is one new file behind one small trait, registered by the name users write in
+//! `chains-config`, the way Chains registers its signers and backends:
+//!
+//! - **a signer** (`artifacts.*.signer`): implement [`signing::Signer`] (`sign` may fail; a
+//!   signer may carry a [`signing::Certificate`]; `parallelism` lets a remote signer sign many
+//!   images at once) in `signing/<name>.rs`, and add a [`signing::Registration`] to
+//!   [`signing::SIGNERS`];
+//! - **a transparency log**: implement [`transparency::Transparency`] (take a signed payload,
+//!   return its [`transparency::LogEntry`]) in `transparency/<name>.rs`, and return it from
+//!   [`transparency::open`] for the config that selects it;
+//! - **a storage backend** (`artifacts.*.storage`): implement [`storage::Backend`] (`store`,
+//!   and where it runs in the order with `place`; optionally `warm_up`, `preflight`,
+//!   `record_failure`) in `storage/<name>.rs`, and add a [`storage::Registration`] to
+//!   [`storage::BACKENDS`].
+//!
+//! Then flip the value from "not supported yet" to supported in `config/keys.rs`. Nothing in
+//! [`attest`] changes; `tests/seams/` plugs a test signer, log and backend into the pipeline
+//! to show it.
 #![forbid(unsafe_code)]
 
 pub mod attest;

@@ -154,3 +154,45 @@ pub fn mark_failed(
     ]);
     kube.patch_annotations(target.kind, &target.name, &target.uid, &patch, false)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Attestation;
+
+    fn attestation(certificate: Option<Certificate>) -> Attestation {
+        Attestation {
+            key: "taskrun-u".into(),
+            images: Vec::new(),
+            predicate_type: "",
+            statement: b"{}".to_vec(),
+            signed: Signature::Raw(vec![1, 2]),
+            certificate,
+            log_entry: None,
+        }
+    }
+
+    #[test]
+    fn cert_and_chain_are_empty_for_keys_and_base64_pem_for_a_certificate() {
+        let att = attestation(None);
+        let batch = Batch {
+            attestation: Some(&att),
+            images: Vec::new(),
+        };
+        let a = annotations(&batch);
+        assert_eq!(a["chains.tekton.dev/cert-taskrun-u"], "");
+        assert_eq!(a["chains.tekton.dev/chain-taskrun-u"], "");
+        let att = attestation(Some(Certificate {
+            cert_pem: "LEAF".into(),
+            chain_pem: "ROOT".into(),
+        }));
+        let batch = Batch {
+            attestation: Some(&att),
+            images: Vec::new(),
+        };
+        let a = annotations(&batch);
+        assert_eq!(a["chains.tekton.dev/cert-taskrun-u"], "TEVBRg==");
+        assert_eq!(a["chains.tekton.dev/chain-taskrun-u"], "Uk9PVA==");
+        assert_eq!(a["chains.tekton.dev/signature-taskrun-u"], "AQI=");
+    }
+}
