@@ -17,7 +17,7 @@ pub const DIGEST_C: &str = "586789aa031fafc7d78a5393cdc772e0b55107ea54bb8bcf3f2c
 pub const UID: &str = "6b6a2a1c-7a8e-4b3f-9c1e-1234567890ab";
 
 /// The shared test vectors: `CHAINLET_FIXTURES`, default `../shared/fixtures` next to the
-/// repository. `None` (and a note on stderr) when the folder is absent.
+/// repository. `None` when the folder is absent: the test is then [`skipped`].
 pub fn fixtures() -> Option<PathBuf> {
     let dir = std::env::var_os("CHAINLET_FIXTURES")
         .map(PathBuf::from)
@@ -25,11 +25,44 @@ pub fn fixtures() -> Option<PathBuf> {
     if dir.join("MANIFEST.md").is_file() {
         Some(dir)
     } else {
-        eprintln!(
-            "SKIPPED: fixtures folder {} is absent (set CHAINLET_FIXTURES)",
+        skipped(&format!(
+            "fixtures folder {} is absent (set CHAINLET_FIXTURES)",
             dir.display()
-        );
+        ));
         None
+    }
+}
+
+/// Where skipped tests leave a note for `scripts/test` to count and name.
+pub fn skipped_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("skipped-tests")
+}
+
+/// Marks the running test as skipped for `why` (a missing test dependency). With `CI=true` a
+/// skip is a failure: CI must run every test. Elsewhere the test returns early, and its name
+/// and reason are printed and recorded, so `scripts/test` can say how many did not run.
+pub fn skipped(why: &str) {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("unnamed test")
+        .to_owned();
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: {why}; with CI=true a test may not be skipped");
+    }
+    eprintln!("SKIPPED: {test}: {why}");
+    let dir = skipped_dir();
+    let file: String = test
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let _ = std::fs::write(dir.join(file), format!("{test}: {why}\n"));
     }
 }
 
