@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::Failure;
 use crate::cli::AttestArgs;
 use crate::collect;
-use crate::config::{self, ArtifactType, Config};
+use crate::config::{self, ArtifactType, Config, StorageName};
 use crate::formats::{self, Format};
 use crate::kube::{Kube, RunKind};
 use crate::signing::{self, Encoding, Payload, Signers};
@@ -99,18 +99,13 @@ fn format_of(config: &Config, t: ArtifactType) -> Format {
     Format::from_config(config.format(t)).expect("config validated the format")
 }
 
-/// Whether an enabled artifact type lists a storage backend.
-fn stores_in(config: &Config, t: ArtifactType, backend: &str) -> bool {
-    config.enabled(t) && config.storage(t).iter().any(|s| s == backend)
-}
-
 /// The TaskRun's attestation and its images' signatures; `None` when there is nothing to
 /// attest.
 fn taskrun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned>, Failure> {
     let format = format_of(config, ArtifactType::TaskRun);
     let tekton_storage = [ArtifactType::TaskRun, ArtifactType::Oci]
         .iter()
-        .any(|t| stores_in(config, *t, "tekton"));
+        .any(|t| config.stores(*t, StorageName::Tekton));
     let needs_api =
         tekton_storage || (config.enabled(ArtifactType::TaskRun) && format == Format::Tekton);
     let kube = collect::access::client(
@@ -175,9 +170,9 @@ fn taskrun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned>, F
         work: Work {
             target,
             attestation,
-            attestation_signer: config.signer(ArtifactType::TaskRun).to_owned(),
+            attestation_signer: config.signer(ArtifactType::TaskRun),
             images,
-            image_signer: config.signer(ArtifactType::Oci).to_owned(),
+            image_signer: config.signer(ArtifactType::Oci),
         },
         subjects: artifacts.subjects,
         routes,
@@ -212,7 +207,7 @@ fn pipelinerun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned
         ));
     }
     let deep = config.get("artifacts.pipelinerun.enable-deep-inspection") == "true";
-    let needed_for = if stores_in(config, TYPE, "tekton") {
+    let needed_for = if config.stores(TYPE, StorageName::Tekton) {
         Some("storage tekton needs the Kubernetes API")
     } else if deep {
         Some(
@@ -254,9 +249,9 @@ fn pipelinerun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned
                     },
                 },
             }),
-            attestation_signer: config.signer(TYPE).to_owned(),
+            attestation_signer: config.signer(TYPE),
             images: Vec::new(),
-            image_signer: config.signer(ArtifactType::Oci).to_owned(),
+            image_signer: config.signer(ArtifactType::Oci),
         },
         subjects,
         routes,
@@ -277,7 +272,7 @@ fn open_routes(
     } else {
         &[att_type]
     };
-    let mut names: Vec<String> = types
+    let mut names: Vec<StorageName> = types
         .iter()
         .filter(|t| config.enabled(**t))
         .flat_map(|t| config.storage(*t))
@@ -294,20 +289,16 @@ fn open_routes(
     };
     let mut routes = Vec::new();
     for name in names {
-        let registration = storage::lookup(&name).ok_or_else(|| {
-            Failure::usage(StorageError::Unknown {
-                name: name.to_owned(),
-            })
-        })?;
+        let registration =
+            storage::lookup(name).ok_or_else(|| Failure::usage(StorageError::Unknown { name }))?;
         let backend = (registration.open)(&ctx).map_err(|e| match e {
             StorageError::Config { .. } | StorageError::Unavailable { .. } => Failure::usage(e),
             other => Failure::run(other),
         })?;
         routes.push(Route {
             backend,
-            signatures: att_type == ArtifactType::TaskRun
-                && stores_in(config, ArtifactType::Oci, &name),
-            attestation: stores_in(config, att_type, &name),
+            signatures: att_type == ArtifactType::TaskRun && config.stores(ArtifactType::Oci, name),
+            attestation: config.stores(att_type, name),
         });
     }
     routes.sort_by_key(|r| (r.backend.place(), r.backend.name()));

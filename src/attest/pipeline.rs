@@ -6,6 +6,7 @@
 //! without touching this file (`tests/seams.rs` does exactly that).
 
 use crate::Failure;
+use crate::config::SignerName;
 use crate::signing::{self, Payload, Signature, Signer, Signers, SigningError};
 use crate::storage::tekton::Target;
 use crate::storage::{Attestation, Backend, Batch, ImageSignature};
@@ -18,12 +19,12 @@ pub struct Work {
     pub target: Target,
     /// The TaskRun or PipelineRun attestation, when its artifact type is on.
     pub attestation: Option<Unsigned>,
-    /// The signer name of the attestation's artifact type (`artifacts.taskrun.signer`, …).
-    pub attestation_signer: String,
+    /// The signer of the attestation's artifact type (`artifacts.taskrun.signer`, …).
+    pub attestation_signer: SignerName,
     /// Images to sign (`artifacts.oci`), each with its simple-signing payload.
     pub images: Vec<(ImageRef, Payload)>,
     /// `artifacts.oci.signer`.
-    pub image_signer: String,
+    pub image_signer: SignerName,
 }
 
 /// An attestation before signing.
@@ -56,16 +57,16 @@ pub struct Stored {
 /// append to). `routes` are in store order.
 pub fn execute(
     work: &Work,
-    open_signers: impl FnOnce(&[&str]) -> Result<Signers, SigningError> + Send,
+    open_signers: impl FnOnce(&[SignerName]) -> Result<Signers, SigningError> + Send,
     log: &dyn Transparency,
     routes: &[Route],
 ) -> Result<Stored, Failure> {
-    let mut names: Vec<&str> = Vec::new();
+    let mut names: Vec<SignerName> = Vec::new();
     if work.attestation.is_some() {
-        names.push(&work.attestation_signer);
+        names.push(work.attestation_signer);
     }
     if !work.images.is_empty() {
-        names.push(&work.image_signer);
+        names.push(work.image_signer);
     }
     let signed_images: Vec<ImageRef> = work.images.iter().map(|(i, _)| i.clone()).collect();
     let attested_images: &[ImageRef] = work
@@ -84,15 +85,15 @@ pub fn execute(
     })
     .map_err(|_| Failure::run("opening the signers failed unexpectedly"))?
     .map_err(Failure::run)?;
-    let signer = |name: &str| {
+    let signer = |name: SignerName| {
         signers
             .get(name)
-            .ok_or_else(|| Failure::run(format!("signer {name:?} was not opened")))
+            .ok_or_else(|| Failure::run(format!("signer {name} was not opened")))
     };
 
     let attestation = match &work.attestation {
         Some(unsigned) => {
-            let signer = signer(&work.attestation_signer)?;
+            let signer = signer(work.attestation_signer)?;
             let signed = signing::sign(signer, &unsigned.payload).map_err(Failure::run)?;
             let log_entry = log_one(log, &unsigned.payload, &signed, signer)?;
             Some(Attestation {
@@ -110,7 +111,7 @@ pub fn execute(
     let signatures = if work.images.is_empty() {
         Vec::new()
     } else {
-        let signer = signer(&work.image_signer)?;
+        let signer = signer(work.image_signer)?;
         let payloads: Vec<Payload> = work.images.iter().map(|(_, p)| p.clone()).collect();
         let sigs = signing::sign_all(signer, &payloads).map_err(Failure::run)?;
         let mut out = Vec::with_capacity(sigs.len());

@@ -6,6 +6,7 @@
 //! implement yet fails at start-up instead of failing later or being ignored.
 
 pub mod keys;
+pub mod names;
 pub mod run;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use keys::{KEYS, Kind};
+pub use names::{SignerName, StorageName};
 
 /// Where a value came from, for `--print-config`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,10 +232,7 @@ impl Config {
                 );
             }
         }
-        if types
-            .iter()
-            .any(|t| self.enabled(*t) && self.storage(*t).iter().any(|s| s == "oci"))
-        {
+        if types.iter().any(|t| self.stores(*t, StorageName::Oci)) {
             relevant.push("storage.oci.encoding-format");
         }
         for name in relevant {
@@ -274,19 +273,28 @@ impl Config {
     }
 
     /// The storage backends of an artifact type, sorted (Chains runs them in sorted order).
-    pub fn storage(&self, t: ArtifactType) -> Vec<String> {
+    pub fn storage(&self, t: ArtifactType) -> Vec<StorageName> {
         split_list(self.get(&format!("{}.storage", t.prefix())))
+            .iter()
+            .filter_map(|v| StorageName::parse(v))
+            .collect()
     }
 
-    /// The signer configured for an artifact type (`x509`, `kms` or `none`).
-    pub fn signer(&self, t: ArtifactType) -> &str {
-        self.get(&format!("{}.signer", t.prefix()))
+    /// Whether an artifact type is on and stores in `backend`.
+    pub fn stores(&self, t: ArtifactType, backend: StorageName) -> bool {
+        self.enabled(t) && self.storage(t).contains(&backend)
+    }
+
+    /// The signer configured for an artifact type.
+    pub fn signer(&self, t: ArtifactType) -> SignerName {
+        SignerName::parse(self.get(&format!("{}.signer", t.prefix())))
+            .expect("the config validated the signer")
     }
 
     /// Whether an artifact type is produced at all: Chains turns a type off when its signer is
     /// `none` or its storage is the empty string.
     pub fn enabled(&self, t: ArtifactType) -> bool {
-        self.signer(t) != "none" && !self.storage(t).is_empty()
+        self.signer(t) != SignerName::None && !self.storage(t).is_empty()
     }
 
     /// The resolved configuration with the source of each value, one `key = value  # source`
@@ -447,14 +455,17 @@ mod tests {
     fn defaults_are_chainlets() {
         let c = load(&[]).unwrap();
         assert_eq!(c.format(ArtifactType::TaskRun), "slsa/v2alpha4");
-        assert_eq!(c.storage(ArtifactType::Oci), vec!["oci"]);
+        assert_eq!(c.storage(ArtifactType::Oci), vec![StorageName::Oci]);
         assert_eq!(c.get("builder.id"), "https://tekton.dev/chains/v2");
     }
 
     #[test]
     fn lists_are_trimmed_deduplicated_and_sorted() {
         let c = load(&["artifacts.taskrun.storage= oci ,file,oci"]).unwrap();
-        assert_eq!(c.storage(ArtifactType::TaskRun), vec!["file", "oci"]);
+        assert_eq!(
+            c.storage(ArtifactType::TaskRun),
+            vec![StorageName::File, StorageName::Oci]
+        );
     }
 
     #[test]
@@ -512,7 +523,10 @@ mod tests {
     fn output_dir_adds_file_everywhere_but_keeps_disabled_types_off() {
         let mut c = load(&["artifacts.oci.storage="]).unwrap();
         c.add_file_storage();
-        assert_eq!(c.storage(ArtifactType::TaskRun), vec!["file", "oci"]);
+        assert_eq!(
+            c.storage(ArtifactType::TaskRun),
+            vec![StorageName::File, StorageName::Oci]
+        );
         assert!(c.storage(ArtifactType::Oci).is_empty());
     }
 

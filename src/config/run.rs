@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{ArtifactType, Config};
+use super::{ArtifactType, Config, StorageName};
 use crate::Failure;
 use crate::cli::{AttestArgs, TaskRunApi};
 
@@ -34,30 +34,20 @@ pub fn check(config: &Config, args: &AttestArgs) -> Result<(), Failure> {
         &[ArtifactType::TaskRun, ArtifactType::Oci]
     };
     config.check_supported(types).map_err(Failure::usage)?;
-    if args.output_dir.is_none()
-        && types
-            .iter()
-            .any(|t| config.enabled(*t) && config.storage(*t).iter().any(|s| s == "file"))
-    {
+    if args.output_dir.is_none() && types.iter().any(|t| config.stores(*t, StorageName::File)) {
         return Err(Failure::usage(
             "storage file needs --output-dir (or CHAINLET_OUTPUT_DIR) to know where to write",
         ));
     }
-    if config.enabled(ArtifactType::TaskRun)
-        && config.format(ArtifactType::TaskRun) == "tekton"
-        && config
-            .storage(ArtifactType::TaskRun)
-            .iter()
-            .any(|s| s == "oci")
+    if config.format(ArtifactType::TaskRun) == "tekton"
+        && config.stores(ArtifactType::TaskRun, StorageName::Oci)
     {
         return Err(Failure::usage(
             "artifacts.taskrun.format tekton is no in-toto statement and cannot go to storage \
              oci; use artifacts.taskrun.storage tekton or file",
         ));
     }
-    let tekton_needed = types
-        .iter()
-        .any(|t| config.enabled(*t) && config.storage(*t).iter().any(|s| s == "tekton"))
+    let tekton_needed = types.iter().any(|t| config.stores(*t, StorageName::Tekton))
         || (config.enabled(ArtifactType::TaskRun)
             && config.format(ArtifactType::TaskRun) == "tekton");
     if args.pipelinerun

@@ -13,6 +13,8 @@ mod scrypt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::config::SignerName;
+
 pub use keypair::KeyPair;
 
 /// Standard base64 with padding, the encoding of signatures in envelopes and OCI annotations.
@@ -149,55 +151,53 @@ pub struct OpenContext<'a> {
 
 /// A signer by the name users write in `artifacts.*.signer`.
 pub struct Registration {
-    pub name: &'static str,
+    pub name: SignerName,
     pub open: fn(&OpenContext<'_>) -> Result<Arc<dyn Signer>, SigningError>,
 }
 
 /// Every signer chainlet has. `none` is no signer: it turns the artifact type off (the config
 /// does that). `kms` is a Chains value the config refuses as not supported yet.
 pub const SIGNERS: &[Registration] = &[Registration {
-    name: "x509",
+    name: SignerName::X509,
     open: |ctx| Ok(Arc::new(load_from_secrets(ctx.signing_secrets)?)),
 }];
 
 /// The registered signer of a config value.
-pub fn lookup(name: &str) -> Option<&'static Registration> {
+pub fn lookup(name: SignerName) -> Option<&'static Registration> {
     SIGNERS.iter().find(|r| r.name == name)
 }
 
 /// The signers a run needs, each opened once however many artifact types name it.
 #[derive(Default)]
 pub struct Signers {
-    opened: Vec<(&'static str, Arc<dyn Signer>)>,
+    opened: Vec<(SignerName, Arc<dyn Signer>)>,
 }
 
 impl Signers {
     /// Opens the signers `names` lists (duplicates opened once).
-    pub fn open(names: &[&str], ctx: &OpenContext<'_>) -> Result<Self, SigningError> {
+    pub fn open(names: &[SignerName], ctx: &OpenContext<'_>) -> Result<Self, SigningError> {
         let mut out = Signers::default();
-        for name in names {
-            if out.opened.iter().any(|(n, _)| n == name) {
+        for &name in names {
+            if out.opened.iter().any(|(n, _)| *n == name) {
                 continue;
             }
-            let reg = lookup(name).ok_or_else(|| SigningError::NoSigner {
-                name: (*name).to_owned(),
-            })?;
+            let reg = lookup(name).ok_or(SigningError::NoSigner { name })?;
             let signer = (reg.open)(ctx)?;
-            tracing::info!(signer = reg.name, key = %signer.describe(), keyid = %signer.key_id(), "loaded signing key");
+            tracing::info!(signer = %reg.name, key = %signer.describe(), keyid = %signer.key_id(), "loaded signing key");
             out.opened.push((reg.name, signer));
         }
         Ok(out)
     }
 
     /// Adds an opened signer under a name (how tests plug one in).
-    pub fn with(mut self, name: &'static str, signer: Arc<dyn Signer>) -> Self {
+    pub fn with(mut self, name: SignerName, signer: Arc<dyn Signer>) -> Self {
         self.opened.retain(|(n, _)| *n != name);
         self.opened.push((name, signer));
         self
     }
 
     /// The signer opened for `name`.
-    pub fn get(&self, name: &str) -> Option<&dyn Signer> {
+    pub fn get(&self, name: SignerName) -> Option<&dyn Signer> {
         self.opened
             .iter()
             .find(|(n, _)| *n == name)
@@ -228,8 +228,8 @@ pub enum SigningError {
     Corrupt { path: PathBuf, reason: String },
     #[error("{path}: unsupported key: {reason}")]
     Unsupported { path: PathBuf, reason: String },
-    #[error("signer {name:?} is not one chainlet has")]
-    NoSigner { name: String },
+    #[error("signer {name}: not supported yet")]
+    NoSigner { name: crate::config::SignerName },
 }
 
 /// Loads the signer from a signing-secrets directory, with Chains' precedence:

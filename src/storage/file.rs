@@ -21,7 +21,7 @@ pub struct FileBackend {
 }
 
 pub const REGISTRATION: Registration = Registration {
-    name: "file",
+    name: crate::config::StorageName::File,
     open: |ctx: &Context<'_>| match ctx.output_dir {
         Some(dir) => Ok(Box::new(FileBackend::new(dir))),
         None => Err(StorageError::Unavailable {

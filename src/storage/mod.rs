@@ -17,7 +17,7 @@ pub mod tekton;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::config::Config;
+use crate::config::{Config, StorageName};
 use crate::kube::Kube;
 use crate::signing::{Certificate, Signature, dsse::Envelope};
 use crate::subjects::ImageRef;
@@ -127,7 +127,7 @@ pub struct Context<'a> {
 
 /// A backend by the name users write in `artifacts.*.storage`.
 pub struct Registration {
-    pub name: &'static str,
+    pub name: StorageName,
     pub open: fn(&Context<'_>) -> Result<Box<dyn Backend>, StorageError>,
 }
 
@@ -137,7 +137,7 @@ pub const BACKENDS: &[Registration] =
     &[file::REGISTRATION, oci::REGISTRATION, tekton::REGISTRATION];
 
 /// The registered backend of a config value.
-pub fn lookup(name: &str) -> Option<&'static Registration> {
+pub fn lookup(name: StorageName) -> Option<&'static Registration> {
     BACKENDS.iter().find(|r| r.name == name)
 }
 
@@ -152,8 +152,8 @@ pub enum StorageError {
         backend: &'static str,
         message: String,
     },
-    #[error("storage {name:?} is not one chainlet has")]
-    Unknown { name: String },
+    #[error("storage {name}: not supported yet")]
+    Unknown { name: StorageName },
     #[error(
         "storage file: image {0:?} has an empty, '.' or '..' path component; refusing to write outside the output directory"
     )]

@@ -49,7 +49,10 @@ struct Target {
     layers: Vec<Layer>,
 }
 
-pub const REGISTRATION: Registration = Registration { name: "oci", open };
+pub const REGISTRATION: Registration = Registration {
+    name: crate::config::StorageName::Oci,
+    open,
+};
 
 /// The backend for the flags' registry options and the `storage.oci.*` keys.
 fn open(ctx: &Context<'_>) -> Result<Box<dyn Backend>, StorageError> {

@@ -46,7 +46,7 @@ pub struct Target {
 }
 
 pub const REGISTRATION: Registration = Registration {
-    name: "tekton",
+    name: crate::config::StorageName::Tekton,
     open: |ctx: &Context<'_>| match ctx.kube {
         Some(kube) => Ok(Box::new(TektonBackend::new(
             kube.clone(),

@@ -9,6 +9,7 @@ mod signer;
 use std::sync::Arc;
 
 use chainlet::attest::pipeline::{Route, Unsigned, Work, execute};
+use chainlet::config::SignerName;
 use chainlet::kube::RunKind;
 use chainlet::signing::{Encoding, Payload, Signers};
 use chainlet::storage::tekton::Target;
@@ -41,7 +42,7 @@ fn work(images: usize) -> Work {
                 },
             },
         }),
-        attestation_signer: "test".into(),
+        attestation_signer: SignerName::X509,
         images: (0..images)
             .map(|n| {
                 let payload = Payload {
@@ -51,20 +52,17 @@ fn work(images: usize) -> Work {
                 (image(n), payload)
             })
             .collect(),
-        image_signer: "test".into(),
+        image_signer: SignerName::X509,
     }
 }
 
+/// The test signer in the place of x509, the signer both artifact types name by default.
 fn signers(
     signer: signer::TestSigner,
-) -> impl FnOnce(&[&str]) -> Result<Signers, chainlet::signing::SigningError> + Send {
-    move |names: &[&str]| {
-        assert_eq!(
-            names,
-            ["test", "test"],
-            "both artifact types name the test signer"
-        );
-        Ok(Signers::default().with("test", Arc::new(signer)))
+) -> impl FnOnce(&[SignerName]) -> Result<Signers, chainlet::signing::SigningError> + Send {
+    move |names: &[SignerName]| {
+        assert_eq!(names, [SignerName::X509, SignerName::X509]);
+        Ok(Signers::default().with(SignerName::X509, Arc::new(signer)))
     }
 }
 
