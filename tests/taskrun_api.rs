@@ -700,3 +700,31 @@ fn a_token_the_api_server_rejects_is_named_and_nothing_is_written() {
         resource_version(&before)
     );
 }
+
+#[test]
+fn a_taskrun_replaced_under_the_same_name_before_the_patch_is_left_alone() {
+    let Some((pod, api, uid)) = inline_setup() else {
+        return;
+    };
+    // Between chainlet's read and its patch, the TaskRun is deleted and another one created
+    // under its name: the API server refuses the patch that carries the first one's UID.
+    api.replace_taskrun_before_patch(inline_taskrun());
+    let out = attest(
+        &pod,
+        &api,
+        &uid,
+        &[
+            "--output-dir",
+            &pod.s("out"),
+            "--set",
+            "artifacts.taskrun.storage=tekton,file",
+        ],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("metadata.uid"), "{err}");
+    assert!(!pod.path("out").exists(), "storage file must not have run");
+    let now = api.taskrun(FIXTURE_NAME);
+    assert_ne!(common::kubeapi::uid(&now), uid);
+    assert!(annotations(&api).is_empty(), "{now}");
+}

@@ -454,6 +454,8 @@ fn shared() -> Option<&'static Server> {
 struct ProxyState {
     seen: Vec<Seen>,
     denied: BTreeSet<String>,
+    /// Replace this object (resource, new object) before forwarding the next PATCH.
+    replace_before_patch: Option<(&'static str, Value)>,
 }
 
 /// One test's view of the shared API server: its namespace, and the front proxy chainlet
@@ -465,6 +467,7 @@ pub struct KubeApi {
     /// A service-account mount for the proxy: token, ca.crt, namespace.
     pub sa_dir: PathBuf,
     server: &'static Server,
+    objects: Objects,
     state: Arc<Mutex<ProxyState>>,
     stop: Arc<AtomicBool>,
     _dir: tempfile::TempDir,
@@ -510,8 +513,13 @@ impl KubeApi {
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(ProxyState::default()));
         let stop = Arc::new(AtomicBool::new(false));
+        let objects = Objects {
+            server,
+            namespace: namespace.clone(),
+        };
         let proxy = Proxy {
             server,
+            objects: objects.clone(),
             namespace: namespace.clone(),
             token,
             state: state.clone(),
@@ -536,6 +544,7 @@ impl KubeApi {
             port,
             sa_dir,
             server,
+            objects,
             state,
             stop,
             _dir: dir,
@@ -565,65 +574,22 @@ impl KubeApi {
         self.state.lock().unwrap().denied.insert(verb.to_owned());
     }
 
-    fn path(&self, resource: &str, name: &str) -> String {
-        format!(
-            "/apis/tekton.dev/v1/namespaces/{}/{resource}/{name}",
-            self.namespace
-        )
+    fn create(&self, resource: &str, object: Value) -> Value {
+        self.objects.create(resource, object)
     }
 
-    /// Creates a run as Tekton does: the object (the API server ignores a status sent with
-    /// it, and assigns UID, resourceVersion and creationTimestamp), then its status through
-    /// the `/status` subresource. Returns the object as the server now has it.
-    fn create(&self, resource: &str, mut object: Value) -> Value {
-        let status = object.as_object_mut().unwrap().remove("status");
-        let meta = object["metadata"].as_object_mut().unwrap();
-        for server_owned in ["uid", "resourceVersion", "creationTimestamp", "generation"] {
-            meta.remove(server_owned);
-        }
-        meta.insert("namespace".into(), self.namespace.clone().into());
-        let name = meta["name"].as_str().unwrap().to_owned();
-        let (code, created) = self
-            .server
-            .call(
-                "POST",
-                &format!(
-                    "/apis/tekton.dev/v1/namespaces/{}/{resource}",
-                    self.namespace
-                ),
-                Some(&object),
-            )
-            .unwrap();
-        assert_eq!(code, 201, "creating {resource}/{name}: {created}");
-        match status {
-            Some(status) => self.put_status(resource, &name, status),
-            None => created,
-        }
-    }
-
-    /// Replaces the run's status as Tekton's controller does (an update of `/status`).
     fn put_status(&self, resource: &str, name: &str, status: Value) -> Value {
-        let mut current = self.get(resource, name);
-        current["status"] = status;
-        let (code, updated) = self
-            .server
-            .call(
-                "PUT",
-                &format!("{}/status", self.path(resource, name)),
-                Some(&current),
-            )
-            .unwrap();
-        assert_eq!(code, 200, "updating {resource}/{name} status: {updated}");
-        updated
+        self.objects.put_status(resource, name, status)
     }
 
     fn get(&self, resource: &str, name: &str) -> Value {
-        let (code, object) = self
-            .server
-            .call("GET", &self.path(resource, name), None)
-            .unwrap();
-        assert_eq!(code, 200, "reading {resource}/{name}: {object}");
-        object
+        self.objects.get(resource, name)
+    }
+
+    /// Just before chainlet's first PATCH reaches the API server, the TaskRun is deleted and
+    /// `object` created under the same name (a new UID): the race the UID precondition is for.
+    pub fn replace_taskrun_before_patch(&self, object: Value) {
+        self.state.lock().unwrap().replace_before_patch = Some(("taskruns", object));
     }
 
     /// Creates a TaskRun (see [`KubeApi::create`]); returns its UID.
@@ -714,9 +680,88 @@ pub fn resource_version(object: &Value) -> String {
         .to_owned()
 }
 
+/// One namespace's objects, read and written as cluster admin (not through the proxy).
+#[derive(Clone)]
+struct Objects {
+    server: &'static Server,
+    namespace: String,
+}
+
+impl Objects {
+    fn path(&self, resource: &str, name: &str) -> String {
+        format!(
+            "/apis/tekton.dev/v1/namespaces/{}/{resource}/{name}",
+            self.namespace
+        )
+    }
+
+    /// Creates a run as Tekton does: the object (the API server ignores a status sent with
+    /// it, and assigns UID, resourceVersion and creationTimestamp), then its status through
+    /// the `/status` subresource. Returns the object as the server now has it.
+    fn create(&self, resource: &str, mut object: Value) -> Value {
+        let status = object.as_object_mut().unwrap().remove("status");
+        let meta = object["metadata"].as_object_mut().unwrap();
+        for server_owned in ["uid", "resourceVersion", "creationTimestamp", "generation"] {
+            meta.remove(server_owned);
+        }
+        meta.insert("namespace".into(), self.namespace.clone().into());
+        let name = meta["name"].as_str().unwrap().to_owned();
+        let (code, created) = self
+            .server
+            .call(
+                "POST",
+                &format!(
+                    "/apis/tekton.dev/v1/namespaces/{}/{resource}",
+                    self.namespace
+                ),
+                Some(&object),
+            )
+            .unwrap();
+        assert_eq!(code, 201, "creating {resource}/{name}: {created}");
+        match status {
+            Some(status) => self.put_status(resource, &name, status),
+            None => created,
+        }
+    }
+
+    /// Replaces the run's status as Tekton's controller does (an update of `/status`).
+    fn put_status(&self, resource: &str, name: &str, status: Value) -> Value {
+        let mut current = self.get(resource, name);
+        current["status"] = status;
+        let (code, updated) = self
+            .server
+            .call(
+                "PUT",
+                &format!("{}/status", self.path(resource, name)),
+                Some(&current),
+            )
+            .unwrap();
+        assert_eq!(code, 200, "updating {resource}/{name} status: {updated}");
+        updated
+    }
+
+    fn get(&self, resource: &str, name: &str) -> Value {
+        let (code, object) = self
+            .server
+            .call("GET", &self.path(resource, name), None)
+            .unwrap();
+        assert_eq!(code, 200, "reading {resource}/{name}: {object}");
+        object
+    }
+
+    fn delete(&self, resource: &str, name: &str) {
+        let (code, answer) = self
+            .server
+            .call("DELETE", &self.path(resource, name), None)
+            .unwrap();
+        assert_eq!(code, 200, "deleting {resource}/{name}: {answer}");
+    }
+}
+
 /// The authenticating front proxy of one test.
 struct Proxy {
     server: &'static Server,
+    objects: Objects,
     namespace: String,
     token: String,
     state: Arc<Mutex<ProxyState>>,
@@ -786,7 +831,7 @@ impl Proxy {
         body: Vec<u8>,
     ) -> (u16, String, Vec<u8>) {
         let content_type = headers.get("content-type").cloned().unwrap_or_default();
-        let denied = {
+        let (denied, replace) = {
             let mut st = self.state.lock().unwrap();
             st.seen.push(Seen {
                 method: method.to_owned(),
@@ -794,7 +839,12 @@ impl Proxy {
                 content_type: content_type.clone(),
                 body: body.clone(),
             });
-            st.denied.clone()
+            let replace = if method == "PATCH" {
+                st.replace_before_patch.take()
+            } else {
+                None
+            };
+            (st.denied.clone(), replace)
         };
         if headers.get("authorization") != Some(&format!("Bearer {}", self.token)) {
             return status(401, "Unauthorized", "Unauthorized".into(), json!({}));
@@ -839,6 +889,11 @@ impl Proxy {
                 ),
                 json!({"name": name, "group": "tekton.dev", "kind": resource}),
             );
+        }
+        if let Some((resource, object)) = replace {
+            let name = object["metadata"]["name"].as_str().unwrap().to_owned();
+            self.objects.delete(resource, &name);
+            self.objects.create(resource, object);
         }
         self.forward(method, target, headers, body)
     }
