@@ -1,21 +1,25 @@
 //! `chainlet attest --pipelinerun` from a finally Task: the PipelineRun of Chains' e2e example
 //! `examples/pipelineruns/pipeline-output-image.yaml`, as the API server shows it while its
 //! finally Task runs (no results, no completion time yet; the build task finished), against
-//! Chains' expected payload `test/testdata/slsa/v2alpha4/pipeline-output-image.json`.
+//! Chains' expected payload `test/testdata/slsa/v2alpha4/pipeline-output-image.json`. The
+//! PipelineRun and its TaskRun are in the real API server (`common::kubeapi`), created as
+//! Tekton creates them.
 
 mod common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use base64::Engine as _;
-use common::apiserver::{ApiServer, NAMESPACE};
+use common::apiserver::NAMESPACE;
+use common::kubeapi::{KubeApi, resource_version};
 use common::*;
 use serde_json::{Value, json};
 
 const PR_NAME: &str = "image-pipelinerun-x7k2p";
+/// The PipelineRun's UID where no API server assigns one.
 const PR_UID: &str = "0a1b2c3d-1111-2222-3333-444455556666";
-const TR_UID: &str = "9f8e7d6c-1111-2222-3333-444455556666";
 const STARTED: &str = "2026-01-02T03:04:05Z";
 const FINISHED: &str = "2026-01-02T03:09:10Z";
 const CHILD_FINISHED: &str = "2026-01-02T03:06:00Z";
@@ -55,7 +59,7 @@ fn recorded(fx: &Path) -> (Value, Value) {
         json!([{"name": "attest", "taskRef": {"name": "chainlet-attest-pipelinerun"}}]);
     let pr = json!({
         "apiVersion": "tekton.dev/v1", "kind": "PipelineRun",
-        "metadata": {"name": PR_NAME, "namespace": NAMESPACE, "uid": PR_UID},
+        "metadata": {"name": PR_NAME},
         "spec": spec,
         "status": {
             "startTime": STARTED,
@@ -80,7 +84,7 @@ fn recorded(fx: &Path) -> (Value, Value) {
     .unwrap();
     let tr = json!({
         "apiVersion": "tekton.dev/v1", "kind": "TaskRun",
-        "metadata": {"name": tr_name, "namespace": NAMESPACE, "uid": TR_UID,
+        "metadata": {"name": tr_name,
                      "labels": {"tekton.dev/pipelineTask": "buildimage", "tekton.dev/pipelineRun": PR_NAME}},
         "spec": {"taskSpec": task_spec, "serviceAccountName": "default", "timeout": "1h0m0s"},
         "status": {
@@ -98,12 +102,12 @@ fn recorded(fx: &Path) -> (Value, Value) {
     (pr, tr)
 }
 
-/// Chains' e2e template, filled for this run.
-fn expected(fx: &Path) -> Value {
-    expected_in(fx, "v2alpha4")
+/// Chains' e2e template, filled for this run (the PipelineRun's UID `uid`).
+fn expected(fx: &Path, uid: &str) -> Value {
+    expected_in(fx, "v2alpha4", uid)
 }
 
-fn expected_in(fx: &Path, format: &str) -> Value {
+fn expected_in(fx: &Path, format: &str, uid: &str) -> Value {
     let template = std::fs::read_to_string(
         fx.join("chains/test/testdata/slsa")
             .join(format)
@@ -117,7 +121,7 @@ fn expected_in(fx: &Path, format: &str) -> Value {
         .replace("{{.URI}}", "oci://distroless.dev/busybox")
         .replace("{{.Digest}}", BUSYBOX);
     let text = format!("{}{}{}", &template[..start], one, &template[end..])
-        .replace("{{.UID}}", PR_UID)
+        .replace("{{.UID}}", uid)
         .replace("{{.PipelineStartedOn}}", STARTED)
         .replace("{{.PipelineFinishedOn}}", FINISHED)
         .replace("{{index .BuildStartTimes 0}}", STARTED)
@@ -134,27 +138,31 @@ fn pod_with_key(fx: &Path) -> Pod {
     pod
 }
 
-fn setup(fx: &Path) -> (Pod, ApiServer) {
+/// The pod, and the API server holding the PipelineRun and its TaskRun, the PipelineRun's UID
+/// returned; `None` when the API server is not installed (outside CI).
+fn setup(fx: &Path) -> Option<(Pod, KubeApi, String)> {
+    let api = KubeApi::start()?;
     let pod = pod_with_key(fx);
-    let api = ApiServer::start(&pod.path("api"));
     let (pr, tr) = recorded(fx);
-    api.add_pipelinerun(PR_NAME, pr);
-    api.add_taskrun(&format!("{PR_NAME}-buildimage"), tr);
-    (pod, api)
+    let uid = api.create_pipelinerun(pr);
+    api.create_taskrun(tr);
+    Some((pod, api, uid))
 }
 
-fn attest(pod: &Pod, api: Option<&ApiServer>, extra: &[&str]) -> std::process::Output {
+/// `chainlet attest --pipelinerun` for the PipelineRun with `uid`, with the API server's
+/// environment when there is one.
+fn attest(pod: &Pod, api: Option<&KubeApi>, uid: &str, extra: &[&str]) -> std::process::Output {
     let mut args: Vec<String> = [
         "attest",
         "--pipelinerun",
         "--pipelinerun-name",
         PR_NAME,
         "--pipelinerun-uid",
-        PR_UID,
+        uid,
         "--taskrun-name",
         &format!("{PR_NAME}-attest"),
         "--namespace",
-        NAMESPACE,
+        api.map_or(NAMESPACE, |a| a.namespace.as_str()),
         "--signing-secrets",
         &pod.s("secrets"),
         "--finished-on",
@@ -165,7 +173,7 @@ fn attest(pod: &Pod, api: Option<&ApiServer>, extra: &[&str]) -> std::process::O
     .collect();
     args.extend(extra.iter().map(|s| s.to_string()));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let env = api.map(ApiServer::env).unwrap_or_default();
+    let env = api.map(KubeApi::env).unwrap_or_default();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     chainlet_env(&refs, &env)
 }
@@ -179,8 +187,8 @@ fn to_files(pod: &Pod) -> Vec<String> {
     ]
 }
 
-fn statement(pod: &Pod) -> Value {
-    let path = pod.path(&format!("out/pipelinerun-{PR_UID}/statement.json"));
+fn statement(pod: &Pod, uid: &str) -> Value {
+    let path = pod.path(&format!("out/pipelinerun-{uid}/statement.json"));
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
@@ -191,19 +199,21 @@ fn strs(v: &[String]) -> Vec<&str> {
 #[test]
 fn finally_task_payload_is_chains_e2e_expectation() {
     let Some(fx) = fixtures() else { return };
-    let (pod, api) = setup(&fx);
-    ok(&attest(&pod, Some(&api), &strs(&to_files(&pod))));
-    let mut ours = statement(&pod);
+    let Some((pod, api, uid)) = setup(&fx) else {
+        return;
+    };
+    ok(&attest(&pod, Some(&api), &uid, &strs(&to_files(&pod))));
+    let mut ours = statement(&pod, &uid);
     // Chains' e2e comparison leaves internalParameters out (feature flags vary by cluster).
     let internal = ours["predicate"]["buildDefinition"]
         .as_object_mut()
         .unwrap()
         .remove("internalParameters");
     assert_eq!(internal, Some(json!({})));
-    assert_eq!(ours, expected(&fx));
+    assert_eq!(ours, expected(&fx, &uid));
 
     // The signed envelope verifies with the real cosign.
-    let envelope = pod.path(&format!("out/pipelinerun-{PR_UID}/envelope.json"));
+    let envelope = pod.path(&format!("out/pipelinerun-{uid}/envelope.json"));
     let (verified, out) = cosign_verify_attestation(
         &fx.join("chains/test/testdata/cosign.pub"),
         &envelope,
@@ -233,37 +243,44 @@ fn without_environment(v: &mut Value) {
 #[test]
 fn finally_task_slsa_v1_payload_is_chains_e2e_expectation() {
     let Some(fx) = fixtures() else { return };
-    let (pod, api) = setup(&fx);
+    let Some((pod, api, uid)) = setup(&fx) else {
+        return;
+    };
     let mut args = to_files(&pod);
     args.extend([
         "--set".into(),
         "artifacts.pipelinerun.format=in-toto".into(),
     ]);
-    ok(&attest(&pod, Some(&api), &strs(&args)));
-    let mut ours = statement(&pod);
+    ok(&attest(&pod, Some(&api), &uid, &strs(&args)));
+    let mut ours = statement(&pod, &uid);
     // The labels Chains' comparison leaves out are there: the child's own, in its invocation.
     assert_eq!(
         ours["predicate"]["buildConfig"]["tasks"][0]["invocation"]["environment"]["labels"]["tekton.dev/pipelineTask"],
         "buildimage"
     );
     without_environment(&mut ours);
-    assert_eq!(ours, expected_in(&fx, "v1"));
+    assert_eq!(ours, expected_in(&fx, "v1", &uid));
 }
 
 #[test]
 fn deep_inspection_adds_the_childrens_results_and_storage_tekton_patches_the_pipelinerun() {
     let Some(fx) = fixtures() else { return };
-    let (pod, api) = setup(&fx);
+    let Some((pod, api, uid)) = setup(&fx) else {
+        return;
+    };
     // A child result that is a byproduct only with deep inspection.
     let mut tr = api.taskrun(&format!("{PR_NAME}-buildimage"));
     tr["status"]["results"]
         .as_array_mut()
         .unwrap()
         .push(json!({"name": "notes", "value": "built"}));
-    api.add_taskrun(&format!("{PR_NAME}-buildimage"), tr);
+    api.set_taskrun_status(&format!("{PR_NAME}-buildimage"), tr["status"].clone());
+    let child_before = api.taskrun(&format!("{PR_NAME}-buildimage"));
+    let before = api.pipelinerun(PR_NAME);
     ok(&attest(
         &pod,
         Some(&api),
+        &uid,
         &[
             "--set",
             "artifacts.pipelinerun.storage=tekton",
@@ -274,7 +291,7 @@ fn deep_inspection_adds_the_childrens_results_and_storage_tekton_patches_the_pip
     let ann = api.pipelinerun(PR_NAME)["metadata"]["annotations"].clone();
     assert_eq!(ann["chains.tekton.dev/signed"], "true");
     let b64 = base64::engine::general_purpose::STANDARD;
-    let key = format!("chains.tekton.dev/signature-pipelinerun-{PR_UID}");
+    let key = format!("chains.tekton.dev/signature-pipelinerun-{uid}");
     let sig = pod.path("sig");
     std::fs::write(&sig, b64.decode(ann[&key].as_str().unwrap()).unwrap()).unwrap();
     let pubkey = fx.join("chains/test/testdata/cosign.pub");
@@ -282,7 +299,7 @@ fn deep_inspection_adds_the_childrens_results_and_storage_tekton_patches_the_pip
     assert!(verified, "{out}");
     let payload = b64
         .decode(
-            ann[&format!("chains.tekton.dev/payload-pipelinerun-{PR_UID}")]
+            ann[&format!("chains.tekton.dev/payload-pipelinerun-{uid}")]
                 .as_str()
                 .unwrap(),
         )
@@ -296,6 +313,19 @@ fn deep_inspection_adds_the_childrens_results_and_storage_tekton_patches_the_pip
     );
     // The same single subject: the child's image pair merges with the PipelineRun's.
     assert_eq!(statement["subject"].as_array().unwrap().len(), 1);
+
+    // One change to the PipelineRun (the dry run wrote nothing), none to its TaskRun.
+    let changes = api.changes_since(
+        "pipelineruns",
+        PR_NAME,
+        &resource_version(&before),
+        Duration::from_secs(1),
+    );
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0]["object"]["metadata"]["annotations"], ann);
+    assert_eq!(changes[0]["object"]["status"], before["status"]);
+    let child = api.taskrun(&format!("{PR_NAME}-buildimage"));
+    assert_eq!(resource_version(&child), resource_version(&child_before));
 }
 
 #[test]
@@ -315,9 +345,9 @@ fn without_the_api_the_finally_task_passes_the_results() {
         "--started-on".into(),
         STARTED.into(),
     ]);
-    ok(&attest(&pod, None, &strs(&args)));
-    let ours = statement(&pod);
-    let want = expected(&fx);
+    ok(&attest(&pod, None, PR_UID, &strs(&args)));
+    let ours = statement(&pod, PR_UID);
+    let want = expected(&fx, PR_UID);
     assert_eq!(ours["subject"], want["subject"]);
     assert_eq!(
         ours["predicate"]["buildDefinition"]["resolvedDependencies"],
@@ -335,7 +365,7 @@ fn without_the_api_the_finally_task_passes_the_results() {
         "--set".into(),
         "artifacts.pipelinerun.enable-deep-inspection=true".into(),
     ]);
-    let out = attest(&pod, None, &strs(&args));
+    let out = attest(&pod, None, PR_UID, &strs(&args));
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("enable-deep-inspection needs the child TaskRuns"),
@@ -381,8 +411,8 @@ fn results_after_the_separator_are_taken_whole() {
     let images = format!("gcr.io/foo/bar@sha256:{IMAGE_DIGEST}\ngcr.io/foo/baz@sha256:{other}");
     let mut args = to_files(&pod);
     args.extend(["--".into(), format!("IMAGES={images}")]);
-    ok(&attest(&pod, None, &strs(&args)));
-    let names: Vec<String> = statement(&pod)["subject"]
+    ok(&attest(&pod, None, PR_UID, &strs(&args)));
+    let names: Vec<String> = statement(&pod, PR_UID)["subject"]
         .as_array()
         .unwrap()
         .iter()

@@ -1,6 +1,9 @@
 //! The TaskRun from the Kubernetes API: full provenance, storage `tekton` and format `tekton`,
-//! against a local HTTPS server serving Chains' recorded TaskRun objects
-//! (`../shared/fixtures/chains/pkg/chains/formats/slsa/testdata`).
+//! against the real API server (`common::kubeapi`: apiextensions-apiserver with Tekton's CRDs,
+//! behind a front proxy that takes the service-account token) holding Chains' recorded TaskRun
+//! objects (`../shared/fixtures/chains/pkg/chains/formats/slsa/testdata`), created as Tekton
+//! creates them. Two faults the real server cannot produce on demand (a 503 burst, nothing
+//! listening) use the hand-written fake (`common::apiserver`).
 //!
 //! The expected payloads are Chains' own unit-test expectations for those objects
 //! (`TestTaskRunCreatePayload1` for slsa/v1 and the v2alpha4 `taskrun1` case), written out as the
@@ -10,17 +13,19 @@ mod common;
 
 use std::ffi::OsStr;
 use std::path::Path;
+use std::time::Duration;
 
 use base64::Engine as _;
-use common::apiserver::{ApiServer, NAMESPACE};
+use common::apiserver::ApiServer;
+use common::kubeapi::{KubeApi, PodApi, resource_version};
 use common::*;
 use serde_json::{Value, json};
 
 const FIXTURE_UID: &str = "abhhf-12354-asjsdbjs23-3435353n";
 const FIXTURE_NAME: &str = "taskrun-build";
 
-/// A recorded TaskRun as the API server would return it (the fixtures leave out apiVersion,
-/// kind and namespace, and some the UID, which the API always has).
+/// A recorded TaskRun as a client creates it (the fixtures leave out apiVersion and kind; the
+/// API server assigns the namespace's and its own UID).
 fn recorded(fx: &Path, rel: &str) -> Value {
     let text =
         std::fs::read_to_string(fx.join("chains/pkg/chains/formats/slsa/testdata").join(rel))
@@ -28,23 +33,20 @@ fn recorded(fx: &Path, rel: &str) -> Value {
     let mut v: Value = serde_json::from_str(&text).unwrap();
     v["apiVersion"] = "tekton.dev/v1".into();
     v["kind"] = "TaskRun".into();
-    v["metadata"]["namespace"] = NAMESPACE.into();
-    if v["metadata"]["uid"].is_null() {
-        v["metadata"]["uid"] = FIXTURE_UID.into();
-    }
     v
 }
 
-/// An empty pod with Chains' e2e cosign key, and the API server serving `object`.
-fn setup(fx: &Path, object: Value) -> (Pod, ApiServer) {
+/// An empty pod with Chains' e2e cosign key, and the API server holding `object`, whose UID
+/// is returned; `None` when the API server is not installed (outside CI).
+fn setup(fx: &Path, object: Value) -> Option<(Pod, KubeApi, String)> {
+    let api = KubeApi::start()?;
     let pod = Pod::new();
     std::fs::create_dir_all(pod.path("steps")).unwrap();
     let keys = fx.join("chains/test/testdata");
     pod.secret_from("cosign.key", &keys.join("cosign.key"))
         .secret_from("cosign.password", &keys.join("cosign.password"));
-    let api = ApiServer::start(&pod.path("api"));
-    api.add_taskrun(FIXTURE_NAME, object);
-    (pod, api)
+    let uid = api.create_taskrun(object);
+    Some((pod, api, uid))
 }
 
 /// A finished TaskRun as the API server shows it, written here so that the tests of the API
@@ -53,8 +55,7 @@ fn setup(fx: &Path, object: Value) -> (Pod, ApiServer) {
 fn inline_taskrun() -> Value {
     json!({
         "apiVersion": "tekton.dev/v1", "kind": "TaskRun",
-        "metadata": {"name": FIXTURE_NAME, "namespace": NAMESPACE, "uid": FIXTURE_UID,
-                     "labels": {"app": "demo"}},
+        "metadata": {"name": FIXTURE_NAME, "labels": {"app": "demo"}},
         "spec": {"taskRef": {"resolver": "git", "params": [{"name": "url", "value": "https://g/t"}]},
                  "serviceAccountName": "builder", "timeout": "1h"},
         "status": {
@@ -71,18 +72,35 @@ fn inline_taskrun() -> Value {
     })
 }
 
-/// An empty pod with a key made by chainlet, and the API server serving [`inline_taskrun`].
-fn inline_setup() -> (Pod, ApiServer) {
+/// An empty pod with a key made by chainlet, and the API server holding [`inline_taskrun`],
+/// whose UID is returned; `None` when the API server is not installed (outside CI).
+fn inline_setup() -> Option<(Pod, KubeApi, String)> {
+    let api = KubeApi::start()?;
+    let pod = inline_pod();
+    let uid = api.create_taskrun(inline_taskrun());
+    Some((pod, api, uid))
+}
+
+fn inline_pod() -> Pod {
     let pod = Pod::new();
     std::fs::create_dir_all(pod.path("steps")).unwrap();
     pod.chainlet_key("test");
+    pod
+}
+
+/// The same with the hand-written fake, for the faults the real server cannot produce.
+fn fake_setup() -> (Pod, ApiServer) {
+    let pod = inline_pod();
     let api = ApiServer::start(&pod.path("api"));
-    api.add_taskrun(FIXTURE_NAME, inline_taskrun());
+    let mut object = inline_taskrun();
+    object["metadata"]["namespace"] = common::apiserver::NAMESPACE.into();
+    object["metadata"]["uid"] = FIXTURE_UID.into();
+    api.add_taskrun(FIXTURE_NAME, object);
     (pod, api)
 }
 
 /// `chainlet attest` in the pod, with the API server's environment.
-fn attest(pod: &Pod, api: &ApiServer, uid: &str, extra: &[&str]) -> std::process::Output {
+fn attest(pod: &Pod, api: &dyn PodApi, uid: &str, extra: &[&str]) -> std::process::Output {
     let mut args: Vec<String> = [
         "attest",
         "--results-dir",
@@ -96,7 +114,7 @@ fn attest(pod: &Pod, api: &ApiServer, uid: &str, extra: &[&str]) -> std::process
         "--taskrun-uid",
         uid,
         "--namespace",
-        NAMESPACE,
+        api.namespace(),
     ]
     .iter()
     .map(|s| s.to_string())
@@ -130,12 +148,13 @@ fn strs(v: &[String]) -> Vec<&str> {
 #[test]
 fn slsa_v1_payload_from_the_api_is_chains_payload_byte_for_byte() {
     let Some(fx) = fixtures() else { return };
-    let (pod, api) = setup(&fx, recorded(&fx, "pipeline-v1/taskrun1.json"));
+    let Some((pod, api, uid)) = setup(&fx, recorded(&fx, "pipeline-v1/taskrun1.json")) else {
+        return;
+    };
     let args = file_storage(&pod, "slsa/v1");
-    ok(&attest(&pod, &api, FIXTURE_UID, &strs(&args)));
+    ok(&attest(&pod, &api, &uid, &strs(&args)));
     let ours =
-        std::fs::read_to_string(pod.path(&format!("out/taskrun-{FIXTURE_UID}/statement.json")))
-            .unwrap();
+        std::fs::read_to_string(pod.path(&format!("out/taskrun-{uid}/statement.json"))).unwrap();
     // TestTaskRunCreatePayload1 in Chains' slsa/v1 tests, as protojson writes it.
     let expected = concat!(
         r#"{"_type":"https://in-toto.io/Statement/v0.1","subject":[{"name":"gcr.io/my/image","digest":{"sha256":"827521c857fdcd4374f4da5442fbae2edb01e7fbae285c3ec15673d4c1daecb7"}}],"#,
@@ -159,14 +178,19 @@ fn slsa_v1_payload_from_the_api_is_chains_payload_byte_for_byte() {
     assert_eq!(seen.len(), 1, "one GET: {seen:?}");
     assert_eq!(
         seen[0].path,
-        format!("/apis/tekton.dev/v1/namespaces/{NAMESPACE}/taskruns/{FIXTURE_NAME}")
+        format!(
+            "/apis/tekton.dev/v1/namespaces/{}/taskruns/{FIXTURE_NAME}",
+            api.namespace
+        )
     );
 }
 
 #[test]
 fn slsa_v2alpha4_payload_from_the_api_is_chains_payload() {
     let Some(fx) = fixtures() else { return };
-    let (pod, api) = setup(&fx, recorded(&fx, "slsa-v2alpha4/taskrun1.json"));
+    let Some((pod, api, uid)) = setup(&fx, recorded(&fx, "slsa-v2alpha4/taskrun1.json")) else {
+        return;
+    };
     let mut args = file_storage(&pod, "slsa/v2alpha4");
     let digest_file = pod.s("statement-digest");
     let subjects_file = pod.s("subjects");
@@ -176,9 +200,8 @@ fn slsa_v2alpha4_payload_from_the_api_is_chains_payload() {
         "--write-result".into(),
         format!("subjects={subjects_file}"),
     ]);
-    ok(&attest(&pod, &api, FIXTURE_UID, &strs(&args)));
-    let bytes =
-        std::fs::read(pod.path(&format!("out/taskrun-{FIXTURE_UID}/statement.json"))).unwrap();
+    ok(&attest(&pod, &api, &uid, &strs(&args)));
+    let bytes = std::fs::read(pod.path(&format!("out/taskrun-{uid}/statement.json"))).unwrap();
     let ours: Value = serde_json::from_slice(&bytes).unwrap();
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let expected = json!({
@@ -217,7 +240,7 @@ fn slsa_v2alpha4_payload_from_the_api_is_chains_payload() {
              "name": "stepResults/taskrun-build/step1_result1-ARTIFACT_OUTPUTS"}
           ],
           "metadata": {"finishedOn": "2021-03-29T09:50:15Z",
-                       "invocationId": FIXTURE_UID,
+                       "invocationId": uid,
                        "startedOn": "2021-03-29T09:50:00Z"}
         }
       }
@@ -252,7 +275,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
     String::from_utf8(out.stdout).unwrap()[..64].to_owned()
 }
 
-fn annotations(api: &ApiServer) -> serde_json::Map<String, Value> {
+fn annotations(api: &KubeApi) -> serde_json::Map<String, Value> {
     api.taskrun(FIXTURE_NAME)["metadata"]["annotations"]
         .as_object()
         .cloned()
@@ -282,11 +305,14 @@ fn assert_raw_signature_verifies(pod: &Pod, signature: &[u8], payload: &[u8]) {
 
 #[test]
 fn storage_tekton_annotations_verify_with_cosign_as_chains_docs_say() {
-    let (pod, api) = inline_setup();
+    let Some((pod, api, uid)) = inline_setup() else {
+        return;
+    };
+    let before = api.taskrun(FIXTURE_NAME);
     ok(&attest(
         &pod,
         &api,
-        FIXTURE_UID,
+        &uid,
         &[
             "--set",
             "artifacts.taskrun.storage=tekton",
@@ -297,7 +323,7 @@ fn storage_tekton_annotations_verify_with_cosign_as_chains_docs_say() {
         ],
     ));
     let ann = annotations(&api);
-    let key = format!("taskrun-{FIXTURE_UID}");
+    let key = format!("taskrun-{uid}");
     assert_eq!(ann["chains.tekton.dev/signed"], "true");
     for part in ["cert", "chain"] {
         assert_eq!(ann[&format!("chains.tekton.dev/{part}-{key}")], "");
@@ -354,21 +380,39 @@ fn storage_tekton_annotations_verify_with_cosign_as_chains_docs_say() {
     assert!(patches[0].path.ends_with("?dryRun=All"));
     assert_eq!(patches[1].content_type, "application/merge-patch+json");
     let body: Value = serde_json::from_slice(&patches[1].body).unwrap();
-    assert_eq!(body["metadata"]["uid"], FIXTURE_UID);
+    assert_eq!(body["metadata"]["uid"], uid.as_str());
     assert_eq!(
         body["metadata"]["annotations"]["chains.tekton.dev/signed"],
         "true"
     );
+
+    // The API server saw one change to the TaskRun: the dry run wrote nothing, the patch
+    // every annotation at once, and spec and status are as they were.
+    let changes = api.changes_since(
+        "taskruns",
+        FIXTURE_NAME,
+        &resource_version(&before),
+        Duration::from_secs(1),
+    );
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0]["type"], "MODIFIED");
+    let after = &changes[0]["object"];
+    assert_eq!(after["metadata"]["annotations"], Value::Object(ann));
+    assert_ne!(resource_version(after), resource_version(&before));
+    assert_eq!(after["spec"], before["spec"]);
+    assert_eq!(after["status"], before["status"]);
 }
 
 #[test]
 fn format_tekton_signs_the_status_as_the_api_returned_it() {
     let object = inline_taskrun();
-    let (pod, api) = inline_setup();
+    let Some((pod, api, uid)) = inline_setup() else {
+        return;
+    };
     ok(&attest(
         &pod,
         &api,
-        FIXTURE_UID,
+        &uid,
         &[
             "--set",
             "artifacts.taskrun.storage=tekton",
@@ -379,7 +423,7 @@ fn format_tekton_signs_the_status_as_the_api_returned_it() {
         ],
     ));
     let ann = annotations(&api);
-    let key = format!("taskrun-{FIXTURE_UID}");
+    let key = format!("taskrun-{uid}");
     let payload = decode(&ann[&format!("chains.tekton.dev/payload-{key}")]);
     let status: Value = serde_json::from_slice(&payload).unwrap();
     assert_eq!(status, object["status"]);
@@ -390,12 +434,15 @@ fn format_tekton_signs_the_status_as_the_api_returned_it() {
 
 #[test]
 fn without_patch_permission_the_error_names_it_and_nothing_is_written() {
-    let (pod, api) = inline_setup();
+    let Some((pod, api, uid)) = inline_setup() else {
+        return;
+    };
+    let before = api.taskrun(FIXTURE_NAME);
     api.deny("patch");
     let out = attest(
         &pod,
         &api,
-        FIXTURE_UID,
+        &uid,
         &[
             "--output-dir",
             &pod.s("out"),
@@ -408,21 +455,32 @@ fn without_patch_permission_the_error_names_it_and_nothing_is_written() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
-    for word in ["may not patch", "taskruns.tekton.dev", NAMESPACE, "Role"] {
+    for word in [
+        "may not patch",
+        "taskruns.tekton.dev",
+        &api.namespace,
+        "Role",
+    ] {
         assert!(err.contains(word), "{word:?} missing: {err}");
     }
     assert!(!pod.path("out").exists(), "storage file must not have run");
     assert!(annotations(&api).is_empty());
+    assert_eq!(
+        resource_version(&api.taskrun(FIXTURE_NAME)),
+        resource_version(&before)
+    );
 }
 
 #[test]
 fn a_failed_backend_marks_the_taskrun_failed_and_never_signed() {
-    let (pod, api) = inline_setup();
+    let Some((pod, api, uid)) = inline_setup() else {
+        return;
+    };
     // Nothing listens on port 1: storage oci fails after its retries.
     let out = attest(
         &pod,
         &api,
-        FIXTURE_UID,
+        &uid,
         &[
             "--registry-timeout",
             "1",
@@ -452,14 +510,16 @@ fn a_failed_backend_marks_the_taskrun_failed_and_never_signed() {
 
 #[test]
 fn reading_the_taskrun_refused_is_a_warning_in_auto_mode_and_an_error_when_required() {
-    let (pod, api) = inline_setup();
+    let Some((pod, api, uid)) = inline_setup() else {
+        return;
+    };
     api.deny("get");
     let args = file_storage(&pod, "slsa/v1");
-    let out = attest(&pod, &api, FIXTURE_UID, &strs(&args));
+    let out = attest(&pod, &api, &uid, &strs(&args));
     ok(&out);
     assert!(stderr(&out).contains("may not get"), "{}", stderr(&out));
     let statement: Value = serde_json::from_slice(
-        &std::fs::read(pod.path(&format!("out/taskrun-{FIXTURE_UID}/statement.json"))).unwrap(),
+        &std::fs::read(pod.path(&format!("out/taskrun-{uid}/statement.json"))).unwrap(),
     )
     .unwrap();
     assert_eq!(statement["predicate"]["buildConfig"]["steps"], json!([]));
@@ -467,7 +527,7 @@ fn reading_the_taskrun_refused_is_a_warning_in_auto_mode_and_an_error_when_requi
     std::fs::remove_dir_all(pod.path("out")).unwrap();
     let mut args = args;
     args.extend(["--taskrun-api".into(), "on".into()]);
-    let out = attest(&pod, &api, FIXTURE_UID, &strs(&args));
+    let out = attest(&pod, &api, &uid, &strs(&args));
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("may not get"), "{}", stderr(&out));
     assert!(!pod.path("out").exists());
@@ -475,7 +535,9 @@ fn reading_the_taskrun_refused_is_a_warning_in_auto_mode_and_an_error_when_requi
 
 #[test]
 fn a_taskrun_with_another_uid_is_refused() {
-    let (pod, api) = inline_setup();
+    let Some((pod, api, _)) = inline_setup() else {
+        return;
+    };
     let args = file_storage(&pod, "slsa/v1");
     let out = attest(
         &pod,
@@ -494,7 +556,8 @@ fn a_taskrun_with_another_uid_is_refused() {
 
 #[test]
 fn an_unreachable_api_server_is_a_warning_when_nothing_needs_it() {
-    let (pod, api) = inline_setup();
+    // The fake only lends its service-account mount: nothing is asked of it.
+    let (pod, api) = fake_setup();
     // The service account is mounted, but nothing listens where the API server should be.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port().to_string();
@@ -540,7 +603,9 @@ fn an_unreachable_api_server_is_a_warning_when_nothing_needs_it() {
 
 #[test]
 fn steps_that_have_not_started_are_left_out_of_a_running_taskrun() {
-    let (pod, api) = inline_setup();
+    let Some((pod, api, uid)) = inline_setup() else {
+        return;
+    };
     let mut running = inline_taskrun();
     running["status"]
         .as_object_mut()
@@ -550,13 +615,13 @@ fn steps_that_have_not_started_are_left_out_of_a_running_taskrun() {
         .as_array_mut()
         .unwrap()
         .push(json!({"name": "later", "container": "step-later", "imageID": ""}));
-    api.add_taskrun(FIXTURE_NAME, running);
+    api.set_taskrun_status(FIXTURE_NAME, running["status"].clone());
     let args = file_storage(&pod, "slsa/v2alpha4");
-    let out = attest(&pod, &api, FIXTURE_UID, &strs(&args));
+    let out = attest(&pod, &api, &uid, &strs(&args));
     ok(&out);
     assert!(stderr(&out).contains("not started yet"), "{}", stderr(&out));
     let statement: Value = serde_json::from_slice(
-        &std::fs::read(pod.path(&format!("out/taskrun-{FIXTURE_UID}/statement.json"))).unwrap(),
+        &std::fs::read(pod.path(&format!("out/taskrun-{uid}/statement.json"))).unwrap(),
     )
     .unwrap();
     let deps = &statement["predicate"]["buildDefinition"]["resolvedDependencies"];
@@ -574,9 +639,9 @@ fn steps_that_have_not_started_are_left_out_of_a_running_taskrun() {
         .as_array_mut()
         .unwrap()
         .push(json!({"name": "later", "imageID": ""}));
-    api.add_taskrun(FIXTURE_NAME, finished);
+    api.set_taskrun_status(FIXTURE_NAME, finished["status"].clone());
     std::fs::remove_dir_all(pod.path("out")).unwrap();
-    let out = attest(&pod, &api, FIXTURE_UID, &strs(&args));
+    let out = attest(&pod, &api, &uid, &strs(&args));
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("container later"), "{}", stderr(&out));
     assert!(!pod.path("out").exists());
@@ -584,7 +649,8 @@ fn steps_that_have_not_started_are_left_out_of_a_running_taskrun() {
 
 #[test]
 fn an_api_server_that_is_briefly_unavailable_is_retried() {
-    let (pod, api) = inline_setup();
+    // A 503 burst on demand: the hand-written fake.
+    let (pod, api) = fake_setup();
     api.unavailable_for(2);
     let out = attest(
         &pod,
@@ -602,5 +668,63 @@ fn an_api_server_that_is_briefly_unavailable_is_retried() {
     ok(&out);
     let gets = api.seen().iter().filter(|s| s.method == "GET").count();
     assert_eq!(gets, 3, "two 503s, then the TaskRun");
-    assert_eq!(annotations(&api)["chains.tekton.dev/signed"], "true");
+    let ann = api.taskrun(FIXTURE_NAME)["metadata"]["annotations"].clone();
+    assert_eq!(ann["chains.tekton.dev/signed"], "true");
+}
+
+#[test]
+fn a_token_the_api_server_rejects_is_named_and_nothing_is_written() {
+    let Some((pod, api, uid)) = inline_setup() else {
+        return;
+    };
+    let before = api.taskrun(FIXTURE_NAME);
+    // The mounted token is no longer one the API server (its front proxy) accepts.
+    std::fs::write(api.sa_dir.join("token"), "an-expired-token\n").unwrap();
+    let out = attest(
+        &pod,
+        &api,
+        &uid,
+        &[
+            "--output-dir",
+            &pod.s("out"),
+            "--set",
+            "artifacts.taskrun.storage=tekton,file",
+        ],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("rejected the service-account token"), "{err}");
+    assert!(!pod.path("out").exists());
+    assert_eq!(
+        resource_version(&api.taskrun(FIXTURE_NAME)),
+        resource_version(&before)
+    );
+}
+
+#[test]
+fn a_taskrun_replaced_under_the_same_name_before_the_patch_is_left_alone() {
+    let Some((pod, api, uid)) = inline_setup() else {
+        return;
+    };
+    // Between chainlet's read and its patch, the TaskRun is deleted and another one created
+    // under its name: the API server refuses the patch that carries the first one's UID.
+    api.replace_taskrun_before_patch(inline_taskrun());
+    let out = attest(
+        &pod,
+        &api,
+        &uid,
+        &[
+            "--output-dir",
+            &pod.s("out"),
+            "--set",
+            "artifacts.taskrun.storage=tekton,file",
+        ],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("metadata.uid"), "{err}");
+    assert!(!pod.path("out").exists(), "storage file must not have run");
+    let now = api.taskrun(FIXTURE_NAME);
+    assert_ne!(common::kubeapi::uid(&now), uid);
+    assert!(annotations(&api).is_empty(), "{now}");
 }

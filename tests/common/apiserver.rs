@@ -1,7 +1,9 @@
 //! A stand-in for the Kubernetes API server, over HTTPS with a test CA, serving recorded
 //! TaskRun objects: GET a TaskRun, and PATCH it with a JSON merge patch (RFC 7386) as the API
-//! server does, including `dryRun=All`, the UID precondition and RBAC refusals (403 with a
-//! Kubernetes `Status` body). No API server can run on this machine; this is the one fake.
+//! server does, including `dryRun=All`, the UID check and RBAC refusals (403 with a Kubernetes
+//! `Status` body). The tests use the real API server (`kubeapi`); this fake is only for a fault
+//! the real one cannot produce on demand (a burst of 503s), and lends its service-account mount
+//! to the test where nothing listens.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -261,10 +263,13 @@ fn handle(
     if let Some(uid) = patch.pointer("/metadata/uid")
         && Some(uid) != current.pointer("/metadata/uid")
     {
+        // As the real API server answers it: the UID is immutable.
         return status(
-            409,
-            "Conflict",
-            "Precondition failed: UID in precondition does not match".into(),
+            422,
+            "Invalid",
+            format!(
+                "TaskRun.tekton.dev \"{name}\" is invalid: metadata.uid: Invalid value: {uid}: field is immutable"
+            ),
         );
     }
     let mut updated = current;

@@ -4,6 +4,7 @@
 
 pub mod apiserver;
 pub mod fault;
+pub mod kubeapi;
 pub mod registry;
 pub mod token;
 
