@@ -14,6 +14,7 @@ pub mod formats;
 mod fsread;
 pub mod keygen;
 pub mod kube;
+pub mod net;
 pub mod registry;
 pub mod signing;
 pub mod storage;
