@@ -26,13 +26,13 @@
 //! enum with its own wording. For instance:
 //!
 //! ```no_run
-//! use chainlet::net::{Policy, Request, Transport, Options, tls::Trust};
+//! use chainlet::net::{Options, Policy, Request, Transport, tls::Trust};
 //! # fn demo() -> Result<(), chainlet::net::Error> {
 //! let net = Transport::new(Options {
 //!     deadline: std::time::Instant::now() + std::time::Duration::from_secs(60),
 //!     plain_http: vec![],
 //!     trust: Trust::system_and(vec![], "--rekor-ca"),
-//! }).expect("no allow-list to check");
+//! });
 //! let entry = br#"{"kind":"hashedrekord"}"#;
 //! let answer = net.send(
 //!     &Request::new("POST", "https://rekor.example/api/v1/log/entries", "upload to Rekor")
