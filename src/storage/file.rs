@@ -30,13 +30,16 @@ impl FileBackend {
     }
 
     /// The directory of an image signature. Image names are valid repository names, which
-    /// may still contain `.` or `..` components: those are refused rather than followed.
+    /// may still contain `.`, `..` or empty components: those are refused rather than followed.
     pub fn image_dir(&self, image: &crate::subjects::ImageRef) -> Result<PathBuf, StorageError> {
         let name = image.repo_name();
-        if name
-            .split('/')
-            .any(|c| c.is_empty() || c == "." || c == "..")
-        {
+        if name.split('/').any(str::is_empty) {
+            return Err(StorageError::Failed(format!(
+                "storage file: image {name:?} has an empty path component (a \"//\" or a \
+                 trailing \"/\"); refusing to write it as a directory name"
+            )));
+        }
+        if name.split('/').any(|c| c == "." || c == "..") {
             return Err(StorageError::UnsafeName(name));
         }
         Ok(self
