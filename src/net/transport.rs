@@ -462,3 +462,293 @@ impl ureq::unversioned::resolver::Resolver for ResolverAdapter {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    use std::net::TcpListener;
+    use std::sync::Mutex;
+
+    /// An HTTP server on loopback that answers each request with the next scripted response
+    /// (then closes the connection) and keeps every request's head.
+    struct Script {
+        addr: String,
+        heads: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Script {
+        fn start(responses: Vec<String>) -> Script {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap().to_string();
+            let heads = Arc::new(Mutex::new(Vec::new()));
+            let seen = heads.clone();
+            std::thread::spawn(move || {
+                let mut responses = responses.into_iter();
+                for conn in listener.incoming().flatten() {
+                    let mut reader = BufReader::new(conn.try_clone().unwrap());
+                    let mut head = String::new();
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                            break;
+                        }
+                        head.push_str(&line);
+                    }
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap())
+                        })
+                        .unwrap_or(0);
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body).unwrap();
+                    seen.lock().unwrap().push(head);
+                    let Some(response) = responses.next() else {
+                        return;
+                    };
+                    let mut conn = conn;
+                    let _ = conn.write_all(response.as_bytes());
+                }
+            });
+            Script { addr, heads }
+        }
+
+        fn heads(&self) -> Vec<String> {
+            self.heads.lock().unwrap().clone()
+        }
+    }
+
+    fn answer(status: &str, headers: &str, body: &str) -> String {
+        format!(
+            "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    fn transport(plain: &[&str], within: Duration) -> Transport {
+        Transport::new(Options {
+            deadline: Instant::now() + within,
+            plain_http: plain.iter().map(|p| HostPort::parse(p).unwrap()).collect(),
+            trust: Trust {
+                system: false,
+                extra: vec![],
+                extra_flag: None,
+            },
+        })
+        .with_resolver(Resolver::from_parts(b"", ""))
+    }
+
+    fn credential(url: &str) -> Credential {
+        Credential::new(
+            Origin::of_url(url).unwrap(),
+            Zeroizing::new("Bearer s3cret".into()),
+        )
+    }
+
+    #[test]
+    fn credentials_go_to_their_origin_only_and_never_through_a_redirect() {
+        let target = Script::start(vec![answer("200 OK", "", "moved here")]);
+        let first = Script::start(vec![answer(
+            "307 Temporary Redirect",
+            &format!("Location: http://{}/elsewhere\r\n", target.addr),
+            "",
+        )]);
+        let net = transport(&["127.0.0.1"], Duration::from_secs(10));
+        let url = format!("http://{}/start", first.addr);
+        let cred = credential(&url);
+        let a = net
+            .send(&Request::new("GET", &url, "test").credential(Some(&cred)))
+            .unwrap();
+        assert_eq!((a.status, a.body.as_slice()), (200, &b"moved here"[..]));
+        assert!(
+            first.heads()[0].contains("Bearer s3cret"),
+            "{:?}",
+            first.heads()
+        );
+        assert!(
+            !target.heads()[0].contains("s3cret"),
+            "{:?}",
+            target.heads()
+        );
+        // A credential for another origin (same host, another port) is not sent at all.
+        let other = Script::start(vec![answer("200 OK", "", "")]);
+        let url = format!("http://{}/", other.addr);
+        net.send(&Request::new("GET", &url, "test").credential(Some(&cred)))
+            .unwrap();
+        assert!(!other.heads()[0].contains("s3cret"));
+    }
+
+    #[test]
+    fn plain_http_goes_only_to_the_allow_list_and_redirects_do_not_escape_it() {
+        let server = Script::start(vec![]);
+        let net = transport(&["127.0.0.2"], Duration::from_secs(10));
+        let e = net
+            .send(&Request::new(
+                "GET",
+                format!("http://{}/", server.addr),
+                "probe",
+            ))
+            .unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::Refused(_)), "{e}");
+        assert!(e.to_string().starts_with("probe: "), "{e}");
+
+        let target = Script::start(vec![answer("200 OK", "", "")]);
+        let first = Script::start(vec![answer(
+            "302 Found",
+            &format!("Location: http://{}/\r\n", target.addr),
+            "",
+        )]);
+        let net = transport(&[&first.addr], Duration::from_secs(10));
+        let e = net
+            .send(&Request::new(
+                "GET",
+                format!("http://{}/", first.addr),
+                "probe",
+            ))
+            .unwrap_err();
+        assert!(e.to_string().contains("redirect"), "{e}");
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(server.heads().is_empty() && target.heads().is_empty());
+    }
+
+    #[test]
+    fn a_port_outside_1_to_65535_is_refused_before_connecting() {
+        let net = transport(&["127.0.0.1"], Duration::from_secs(10));
+        for url in ["http://127.0.0.1:99999/v2/", "http://127.0.0.1:0/v2/"] {
+            let e = net.send(&Request::new("GET", url, "probe")).unwrap_err();
+            assert!(matches!(e.kind, ErrorKind::Refused(_)), "{e}");
+            assert!(e.to_string().contains(url), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_503_is_retried_after_its_retry_after_and_a_404_is_not_retried() {
+        let server = Script::start(vec![
+            answer("503 Service Unavailable", "Retry-After: 1\r\n", "busy"),
+            answer("200 OK", "", "done"),
+            answer("404 Not Found", "", ""),
+            answer("200 OK", "", "never asked"),
+        ]);
+        let net = transport(&["127.0.0.1"], Duration::from_secs(10));
+        let url = format!("http://{}/", server.addr);
+        let start = Instant::now();
+        let a = net.send(&Request::new("GET", &url, "get")).unwrap();
+        assert_eq!(a.body, b"done");
+        assert!(
+            start.elapsed() >= Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+        let a = net.send(&Request::new("GET", &url, "get")).unwrap();
+        assert_eq!(a.status, 404);
+        assert_eq!(server.heads().len(), 3);
+    }
+
+    #[test]
+    fn retries_stop_at_the_deadline_with_the_last_answer() {
+        let server = Script::start(vec![answer("503 Service Unavailable", "", "busy"); 100]);
+        let net = transport(&["127.0.0.1"], Duration::from_millis(600));
+        let start = Instant::now();
+        let e = net
+            .send(&Request::new(
+                "GET",
+                format!("http://{}/", server.addr),
+                "get",
+            ))
+            .unwrap_err();
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+        match e.kind {
+            ErrorKind::Deadline {
+                attempts,
+                last: Last::Answer(a),
+            } => {
+                assert!(attempts >= 2, "{attempts}");
+                assert_eq!((a.status, a.body.as_slice()), (503, &b"busy"[..]));
+            }
+            other => panic!("{other}"),
+        }
+        // A Retry-After beyond the deadline is not waited for.
+        let server = Script::start(vec![answer(
+            "429 Too Many Requests",
+            "Retry-After: 30\r\n",
+            "",
+        )]);
+        let start = Instant::now();
+        let e = transport(&["127.0.0.1"], Duration::from_secs(5))
+            .send(&Request::new(
+                "GET",
+                format!("http://{}/", server.addr),
+                "get",
+            ))
+            .unwrap_err();
+        assert!(start.elapsed() < Duration::from_secs(2));
+        assert!(
+            matches!(e.kind, ErrorKind::Deadline { attempts: 1, .. }),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn one_attempt_policies_return_a_503_as_an_answer() {
+        let server = Script::start(vec![answer("503 Service Unavailable", "", "")]);
+        let net = transport(&["127.0.0.1"], Duration::from_secs(10));
+        let a = net
+            .send(
+                &Request::new("PUT", format!("http://{}/", server.addr), "put")
+                    .body(b"x")
+                    .policy(Policy::once()),
+            )
+            .unwrap();
+        assert_eq!((a.status, a.class()), (503, Class::Retryable));
+    }
+
+    #[test]
+    fn an_answer_over_the_size_limit_is_a_final_fault() {
+        let server = Script::start(vec![answer("200 OK", "", &"x".repeat(2048))]);
+        let net = transport(&["127.0.0.1"], Duration::from_secs(10));
+        let e = net
+            .send(&Request::new("GET", format!("http://{}/", server.addr), "get").max_body(1024))
+            .unwrap_err();
+        assert!(
+            matches!(e.kind, ErrorKind::Fault(Fault::TooLarge { limit: 1024 })),
+            "{e}"
+        );
+        assert_eq!(server.heads().len(), 1);
+    }
+
+    #[test]
+    fn an_authorization_header_outside_a_credential_is_refused() {
+        let net = transport(&["127.0.0.1"], Duration::from_secs(10));
+        let e = net
+            .send(&Request::new("GET", "http://127.0.0.1:1/", "get").header("authorization", "x"))
+            .unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::Refused(_)), "{e}");
+    }
+
+    #[test]
+    fn a_dead_nameserver_holds_a_request_no_longer_than_the_deadline() {
+        let dead = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let conf = b"search ci.svc.cluster.local svc.cluster.local cluster.local\n\
+                     options ndots:5 timeout:5 attempts:2\n";
+        let net = transport(&["registry"], Duration::from_millis(700)).with_resolver(
+            Resolver::from_parts(conf, "").with_nameserver(dead.local_addr().unwrap()),
+        );
+        let start = Instant::now();
+        let e = net
+            .send(&Request::new("GET", "http://registry:5000/v2/", "ping"))
+            .unwrap_err();
+        assert!(
+            start.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(e.to_string().contains("registry"), "{e}");
+    }
+}
