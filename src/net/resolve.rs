@@ -262,8 +262,13 @@ fn query_pair(server: SocketAddr, name: &str, until: Instant) -> Result<Vec<IpAd
             {
                 break;
             }
-            // An ICMP "port unreachable" from the last send: nobody listens there.
-            Err(e) => return Err(e.to_string()),
+            // An ICMP "port unreachable": nobody listens there. What did arrive still counts.
+            Err(e) => {
+                for slot in results.iter_mut().filter(|r| r.is_none()) {
+                    *slot = Some(Err(e.to_string()));
+                }
+                break;
+            }
         };
         let Ok(reply) = Packet::parse(buf.get(..n).unwrap_or_default()) else {
             continue;

@@ -511,7 +511,8 @@ impl Client {
                     .credential(basic.as_ref())
             }
         };
-        // The realm is named by the registry; plain HTTP to it is as safe as to the registry.
+        // The realm is the registry's choice, plain HTTP or not (as distribution's own token
+        // setups often are); credentials go with it only under the rule above.
         request.plain_http_named_by_server = true;
         let (status, body) = match self.net.send(&request.max_body(1024 * 1024)) {
             Ok(a) => (a.status, a.body),
