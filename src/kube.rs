@@ -126,9 +126,9 @@ impl Kube {
             return Ok(None);
         }
         let port = std::env::var("KUBERNETES_SERVICE_PORT").unwrap_or_else(|_| "443".into());
-        let port: u16 = port.parse().map_err(|_| {
+        let port = crate::net::origin::parse_port(port.trim()).map_err(|e| {
             KubeError::Setup(format!(
-                "KUBERNETES_SERVICE_PORT {port:?}: not a port number"
+                "KUBERNETES_SERVICE_PORT {port:?}: not a port number ({e})"
             ))
         })?;
         let host = if host.contains(':') && !host.starts_with('[') {
