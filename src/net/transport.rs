@@ -70,7 +70,6 @@ impl std::fmt::Debug for Credential {
 }
 
 /// A request, as plain data.
-#[derive(Debug)]
 pub struct Request<'a> {
     pub method: &'static str,
     /// Absolute `http://` or `https://` URL.
@@ -88,6 +87,20 @@ pub struct Request<'a> {
     /// The caller vouches for plain HTTP to this URL (not to where it redirects): a URL a
     /// plain-HTTP server named itself, such as a registry's token realm.
     pub plain_http_named_by_server: bool,
+}
+
+/// Without the body, which may hold a secret (a refresh-token grant).
+impl std::fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("op", &self.op)
+            .field("body_len", &self.body.map(<[u8]>::len))
+            .field("credential", &self.credential)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> Request<'a> {
