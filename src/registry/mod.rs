@@ -235,7 +235,13 @@ impl Client {
                 op: format!("start upload of {digest}"),
                 message: "202 without a Location header".into(),
             })?;
-        let mut url = self.absolute(repo, location);
+        let mut url =
+            self.absolute(repo, location)
+                .map_err(|message| RegistryError::Transport {
+                    repo: repo.to_string(),
+                    op: format!("start upload of {digest}"),
+                    message,
+                })?;
         if !self.same_origin(repo, &url) {
             return Err(RegistryError::Transport {
                 repo: repo.to_string(),
@@ -308,17 +314,8 @@ impl Client {
     }
 
     /// Resolves an upload `Location`, which may be relative to the registry.
-    fn absolute(&self, repo: &Repo, location: &str) -> String {
-        if location.starts_with("http://") || location.starts_with("https://") {
-            location.to_owned()
-        } else {
-            format!(
-                "{}://{}{}{location}",
-                self.scheme(&repo.registry).as_str(),
-                repo.registry,
-                if location.starts_with('/') { "" } else { "/" }
-            )
-        }
+    fn absolute(&self, repo: &Repo, location: &str) -> Result<String, String> {
+        Ok(net::origin::absolute(&self.origin(repo)?, location))
     }
 
     /// Sends with auth, retries and the deadline. `expected` statuses are answers; 401 starts
@@ -471,13 +468,12 @@ impl Client {
             message,
         };
         let scope = format!("repository:{}:pull,push", repo.repository);
-        // The registry's credentials go to its token realm only over HTTPS, or to the
-        // registry's own host.
-        let host_only = |h: &str| h.rsplit_once(':').map_or(h, |(h, _)| h).to_owned();
-        let realm_is_safe = realm.starts_with("https://")
-            || realm_host(realm).is_some_and(|h| host_only(h) == host_only(&repo.registry));
-        let creds = creds.filter(|_| realm_is_safe);
         let realm_origin = Origin::of_url(realm).map_err(&auth_err)?;
+        // The registry's credentials go to its token realm only over HTTPS, or to the
+        // registry's own host (on any port).
+        let realm_is_safe = realm_origin.scheme == Scheme::Https
+            || HostPort::parse(&repo.registry).is_ok_and(|r| r.host == realm_origin.host);
+        let creds = creds.filter(|_| realm_is_safe);
         let form;
         let basic;
         // A token endpoint is a service of its own and has bad moments too: 5xx, 429 and
@@ -588,11 +584,6 @@ fn registry_message(body: &[u8]) -> String {
     } else {
         text
     }
-}
-
-fn realm_host(realm: &str) -> Option<&str> {
-    let rest = realm.split_once("://")?.1;
-    Some(rest.split(['/', '?']).next().unwrap_or(rest))
 }
 
 fn form_encode(s: &str) -> String {
