@@ -68,13 +68,14 @@ impl Backoff {
     }
 
     /// The wait before the next attempt: a jittered backoff, or the server's `Retry-After`
-    /// as given (capped), which is not jittered: the server chose it.
+    /// (capped) when that is longer. `Retry-After` is a least wait; a server that keeps saying
+    /// `0` still gets the backoff, not a request in a tight loop.
     pub(crate) fn wait(&mut self, retry_after: Option<Duration>, cap: Duration) -> Duration {
-        let backoff = self.next;
+        let backoff = jitter(self.next);
         self.next = (self.next * 2).min(self.max);
         match retry_after {
-            Some(d) => d.min(cap),
-            None => jitter(backoff),
+            Some(d) => d.min(cap).max(backoff),
+            None => backoff,
         }
     }
 }
@@ -260,6 +261,9 @@ mod tests {
             Duration::from_secs(3)
         );
         assert_eq!(b.wait(Some(Duration::from_secs(3600)), cap), cap);
+        // "Retry-After: 0" is no reason to skip the backoff.
+        let zero = b.wait(Some(Duration::ZERO), cap);
+        assert!(zero >= Duration::from_millis(800), "{zero:?}");
         for _ in 0..10 {
             assert!(b.wait(None, cap) <= Duration::from_secs(5));
         }
