@@ -3,13 +3,17 @@
 //! `KUBERNETES_SERVICE_HOST`/`_PORT`, the pod's service-account token and CA, and the
 //! namespace from `$(context.taskRun.namespace)` or the service account's `namespace` file.
 //! Everything it asks for is namespace-scoped (a Role, not a ClusterRole).
+//!
+//! Requests go through a [`net::Transport`] that trusts only the cluster's CA; what is the
+//! API server's own is here: its URLs, its `Status` messages, and what 401, 403 and 404 mean.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
+
+use crate::net::{self, Credential, ErrorKind, Last, Origin, Policy};
 
 /// Where Kubernetes mounts the service account's token, CA and namespace.
 pub const DEFAULT_SERVICEACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -91,8 +95,10 @@ const PIPELINERUNS: Resource = Resource {
 pub struct Kube {
     base: String,
     namespace: String,
-    token: Zeroizing<String>,
-    agent: ureq::Agent,
+    /// `Bearer <token>`, for the API server's origin only.
+    token: Credential,
+    net: net::Transport,
+    /// What one operation may take, retries included.
     timeout: Duration,
 }
 
@@ -120,9 +126,9 @@ impl Kube {
             return Ok(None);
         }
         let port = std::env::var("KUBERNETES_SERVICE_PORT").unwrap_or_else(|_| "443".into());
-        let port: u16 = port.parse().map_err(|_| {
+        let port = crate::net::origin::parse_port(port.trim()).map_err(|e| {
             KubeError::Setup(format!(
-                "KUBERNETES_SERVICE_PORT {port:?}: not a port number"
+                "KUBERNETES_SERVICE_PORT {port:?}: not a port number ({e})"
             ))
         })?;
         let host = if host.contains(':') && !host.starts_with('[') {
@@ -150,18 +156,8 @@ impl Kube {
         }
         let ca_path = sa_dir.join("ca.crt");
         let ca = read(&ca_path, "the API server's CA")?;
-        let mut roots = Vec::new();
-        for item in ureq::tls::parse_pem(&ca) {
-            if let Ok(ureq::tls::PemItem::Certificate(c)) = item {
-                roots.push(c);
-            }
-        }
-        if roots.is_empty() {
-            return Err(KubeError::Setup(format!(
-                "{}: no PEM certificate in it",
-                ca_path.display()
-            )));
-        }
+        let roots = net::tls::CaCerts::from_pem(&ca_path.display().to_string(), &ca)
+            .map_err(KubeError::Setup)?;
         let namespace = if namespace.is_empty() {
             let ns_path = sa_dir.join("namespace");
             String::from_utf8_lossy(&read(&ns_path, "the pod's namespace")?)
@@ -177,11 +173,21 @@ impl Kube {
             ));
         }
         check_name("namespace", &namespace)?;
+        let base = format!("https://{host}:{port}");
+        let origin = Origin::of_url(&base)
+            .map_err(|e| KubeError::Setup(format!("KUBERNETES_SERVICE_HOST: {e}")))?;
+        let net = net::Transport::new(net::Options {
+            // Each operation has its own `timeout`; the transport adds no earlier deadline
+            // (a day is more than any pod waits).
+            deadline: Instant::now() + Duration::from_secs(86_400),
+            plain_http: Vec::new(),
+            trust: net::tls::Trust::only(roots),
+        });
         Ok(Some(Kube {
-            base: format!("https://{host}:{port}"),
+            base,
             namespace,
-            token,
-            agent: agent(roots),
+            token: Credential::new(origin, Zeroizing::new(format!("Bearer {}", token.as_str()))),
+            net,
             timeout,
         }))
     }
@@ -283,8 +289,9 @@ impl Kube {
         }
     }
 
-    /// Sends a request; connection failures, 5xx and 429 are retried with backoff until the
-    /// timeout. A PATCH is a merge of fixed values, so repeating it is harmless.
+    /// Sends a request; connection failures, 5xx, 408 and 429 are retried with backoff (or
+    /// after the server's `Retry-After`) until the timeout. A PATCH is a merge of fixed values,
+    /// so repeating it is harmless.
     fn send(
         &self,
         method: &'static str,
@@ -292,101 +299,46 @@ impl Kube {
         body: Option<&[u8]>,
         op: &str,
     ) -> Result<(u16, Vec<u8>), KubeError> {
-        let deadline = Instant::now() + self.timeout;
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            let limit = deadline
-                .saturating_duration_since(Instant::now())
-                .max(Duration::from_millis(100));
-            let outcome = self.send_once(method, url, body, limit);
-            let retry_reason = match &outcome {
-                Ok((status, _)) if *status >= 500 || *status == 429 => {
-                    format!("answered {status}")
-                }
-                Ok(_) => return outcome.map_err(|e| unreachable_transport(op, e)),
-                Err((true, e)) => e.clone(),
-                Err((false, e)) => {
-                    return Err(KubeError::Transport {
-                        op: op.to_owned(),
-                        message: e.clone(),
-                    });
-                }
-            };
-            if Instant::now() + backoff >= deadline {
-                return match outcome {
-                    Ok((status, b)) => Err(KubeError::Status {
-                        op: op.to_owned(),
-                        status,
-                        message: status_message(&b),
-                    }),
-                    Err((_, e)) => Err(KubeError::Transport {
-                        op: op.to_owned(),
-                        message: format!("{e} (gave up after {:?})", self.timeout),
-                    }),
-                };
-            }
-            tracing::debug!(op, "retrying in {backoff:?}: {retry_reason}");
-            std::thread::sleep(crate::registry::jitter(backoff));
-            backoff = (backoff * 2).min(Duration::from_secs(5));
+        let mut request = net::Request::new(method, url, op)
+            .header("Accept", "application/json")
+            .credential(Some(&self.token))
+            .policy(Policy {
+                attempt_timeout: self.timeout,
+                ..Policy::idempotent().within(self.timeout)
+            })
+            .max_body(MAX_BODY);
+        if let Some(b) = body {
+            request = request
+                .header("Content-Type", "application/merge-patch+json")
+                .body(b);
         }
-    }
-
-    /// One request: `Err((retryable, message))` for transport failures.
-    fn send_once(
-        &self,
-        method: &'static str,
-        url: &str,
-        body: Option<&[u8]>,
-        limit: Duration,
-    ) -> Result<(u16, Vec<u8>), (bool, String)> {
-        let req = ureq::http::Request::builder()
-            .method(method)
-            .uri(url)
-            .header("Authorization", format!("Bearer {}", self.token.as_str()))
-            .header("Accept", "application/json");
-        let result = match body {
-            Some(b) => {
-                let req = req
-                    .header("Content-Type", "application/merge-patch+json")
-                    .body(b)
-                    .map_err(|e| (false, e.to_string()))?;
-                let req = self
-                    .agent
-                    .configure_request(req)
-                    .timeout_global(Some(limit))
-                    .build();
-                self.agent.run(req)
-            }
-            None => {
-                let req = req.body(()).map_err(|e| (false, e.to_string()))?;
-                let req = self
-                    .agent
-                    .configure_request(req)
-                    .timeout_global(Some(limit))
-                    .build();
-                self.agent.run(req)
-            }
+        let transport = |message: String| KubeError::Transport {
+            op: op.to_owned(),
+            message,
         };
-        let mut resp = result.map_err(|e| {
-            let retry = crate::registry::is_connection_trouble(&e);
-            (retry, e.to_string())
-        })?;
-        let status = resp.status().as_u16();
-        tracing::trace!(method, url, status, "kubernetes API");
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(MAX_BODY)
-            .read_to_vec()
-            .map_err(|e| (crate::registry::is_connection_trouble(&e), e.to_string()))?;
-        Ok((status, body))
-    }
-}
-
-fn unreachable_transport(op: &str, e: (bool, String)) -> KubeError {
-    KubeError::Transport {
-        op: op.to_owned(),
-        message: e.1,
+        match self.net.send(&request) {
+            Ok(a) => Ok((a.status, a.body)),
+            Err(e) => Err(match e.kind {
+                ErrorKind::Deadline {
+                    last: Last::Answer(a),
+                    ..
+                } => KubeError::Status {
+                    op: op.to_owned(),
+                    status: a.status,
+                    message: status_message(&a.body),
+                },
+                ErrorKind::Deadline {
+                    last: Last::Fault(f),
+                    ..
+                } => transport(format!("{f} (gave up after {:?})", self.timeout)),
+                ErrorKind::Deadline {
+                    last: Last::NoAttempt,
+                    ..
+                } => transport(format!("gave up after {:?}", self.timeout)),
+                ErrorKind::Fault(f) => transport(f.to_string()),
+                ErrorKind::Refused(m) | ErrorKind::Setup(m) => transport(m),
+            }),
+        }
     }
 }
 
@@ -429,26 +381,4 @@ fn status_message(body: &[u8]) -> String {
     } else {
         line
     }
-}
-
-/// An agent that trusts only the cluster's CA.
-fn agent(roots: Vec<ureq::tls::Certificate<'static>>) -> ureq::Agent {
-    use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = TlsConfig::builder()
-        .provider(TlsProvider::Rustls)
-        .unversioned_rustls_crypto_provider(provider)
-        .root_certs(RootCerts::Specific(Arc::new(roots)))
-        .build();
-    let config = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .tls_config(tls)
-        .user_agent(format!("chainlet/{}", env!("CARGO_PKG_VERSION")))
-        .timeout_connect(Some(Duration::from_secs(10)))
-        .build();
-    ureq::Agent::with_parts(
-        config,
-        ureq::unversioned::transport::DefaultConnector::new(),
-        crate::registry::system_resolver(),
-    )
 }

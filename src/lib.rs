@@ -45,6 +45,7 @@ pub mod formats;
 mod fsread;
 pub mod keygen;
 pub mod kube;
+pub mod net;
 pub mod registry;
 pub mod signing;
 pub mod step_results;

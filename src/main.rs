@@ -77,7 +77,7 @@ fn parse() -> Cli {
 }
 
 fn init_logging(format: LogFormat, level: &str) -> Result<(), chainlet::Failure> {
-    // A level, or `target=level` directives (`warn,chainlet::registry=trace`).
+    // A level, or `target=level` directives (`warn,chainlet::net=trace` shows every HTTP request).
     let filter: tracing_subscriber::filter::Targets = match level.trim() {
         l if !l.contains(['=', ',']) => {
             let level: tracing_subscriber::filter::LevelFilter = l

@@ -497,6 +497,27 @@ fn odd_times_are_one_line_usage_errors_never_an_abort() {
 }
 
 #[test]
+fn a_registry_port_outside_1_to_65535_is_refused_before_any_connection() {
+    for port in ["99999", "0", "65536"] {
+        let Some(pod) = pod_with_cosign_key(b"test") else {
+            return;
+        };
+        let image = format!("127.0.0.1:{port}/team/app:v1");
+        pod.result("IMAGE_URL", &image);
+        assert_fails_cleanly(
+            &pod,
+            &pod.attest(&["--set", "artifacts.oci.storage=oci"]),
+            1,
+            &[
+                "IMAGE_URL",
+                &format!("127.0.0.1:{port}"),
+                "between 1 and 65535",
+            ],
+        );
+    }
+}
+
+#[test]
 fn a_start_before_the_epoch_is_written_in_utc() {
     let Some(pod) = pod_with_cosign_key(b"test") else {
         return;
@@ -574,4 +595,35 @@ fn a_relative_output_dir_that_does_not_exist_yet_is_created() {
         pod.path(&format!("out/x/taskrun-{UID}/envelope.json"))
             .is_file()
     );
+}
+
+#[test]
+fn an_insecure_registry_with_a_bad_port_is_refused_before_any_connection() {
+    for (value, why) in [
+        ("127.0.0.1:99999", "between 1 and 65535"),
+        ("127.0.0.1:0", "between 1 and 65535"),
+        ("127.0.0.1:http", "not a number"),
+    ] {
+        let Some(pod) = pod_with_cosign_key(b"test") else {
+            return;
+        };
+        let out = pod.attest(&[
+            "--set",
+            "artifacts.oci.storage=oci",
+            "--insecure-registry",
+            value,
+        ]);
+        assert_fails_cleanly(&pod, &out, 1, &["--insecure-registry", value, why]);
+    }
+}
+
+#[test]
+fn an_image_with_an_empty_path_component_is_named_as_such_by_storage_file() {
+    let Some(pod) = pod_with_cosign_key(b"test") else {
+        return;
+    };
+    pod.result("IMAGE_URL", "gcr.io/foo//bar:v1");
+    let out = pod.attest(&[]);
+    assert_fails_cleanly(&pod, &out, 1, &["gcr.io/foo//bar", "empty path component"]);
+    assert!(!stderr(&out).contains("'..'"), "{}", stderr(&out));
 }

@@ -1,25 +1,29 @@
 //! A small OCI distribution client: what `storage oci` needs and nothing more.
 //!
-//! One [`Client`] per run: it reuses connections, resolves names without libc (see [`dns`]),
-//! verifies TLS against the system roots plus `--registry-ca` (plain HTTP only for
-//! `--insecure-registry` hosts), answers Basic and Bearer challenges with credentials from a
-//! Docker `config.json` (see [`auth`]), and retries what is worth retrying (5xx, 429 with its
-//! `Retry-After`, connection resets, timeouts) with jittered exponential backoff under one
-//! overall deadline. Other 4xx answers fail at once with the registry's own message.
+//! One [`Client`] per run, over one [`net::Transport`]: TLS verified against the system roots
+//! plus `--registry-ca`, plain HTTP only for `--insecure-registry` hosts, retries of what is
+//! worth retrying (5xx, 408, 429 with its `Retry-After`, connection resets, timeouts) under the
+//! run's deadline, names resolved without libc. What is the registry's own is here: the
+//! distribution API's URLs and statuses, Basic and Bearer challenges answered with credentials
+//! from a Docker `config.json` (see [`auth`]), and the registry's error messages. Other 4xx
+//! answers fail at once with the registry's own message.
 
 pub mod auth;
-pub mod dns;
 pub mod layout;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::time::Instant;
 
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
+use crate::net::{self, Class, Credential, ErrorKind, HostPort, Last, Origin, Policy, Scheme};
 use auth::{Challenge, Credentials, Keychain};
+
+/// A random 50–100% of a wait (see [`net::jitter`]).
+pub use crate::net::jitter;
 
 /// Manifest media types asked for on every GET: distribution 2.8 answers 404 for an OCI
 /// manifest, or down-converts a Docker one, unless the Accept header lists it.
@@ -98,7 +102,7 @@ pub enum RegistryError {
 impl Client {
     /// Whether the overall registry deadline has passed.
     pub fn past_deadline(&self) -> bool {
-        Instant::now() >= self.opts.deadline
+        self.net.past_deadline()
     }
 }
 
@@ -111,13 +115,8 @@ pub struct Manifest {
 
 /// One run's registry client.
 pub struct Client {
-    opts: Options,
     keychain: Keychain,
-    resolver: Arc<dns::Resolver>,
-    verified: OnceLock<Result<ureq::Agent, String>>,
-    /// For plain-HTTP URLs (`--insecure-registry`). Built without TLS verification, so it is
-    /// only ever used for `http://` URLs.
-    plain: OnceLock<ureq::Agent>,
+    net: net::Transport,
     /// `Authorization` values by registry and repository, learnt from challenges.
     auth: Mutex<HashMap<Repo, Zeroizing<String>>>,
 }
@@ -135,29 +134,40 @@ struct Call<'a> {
     retry: bool,
 }
 
-/// What came back.
-struct Answer {
-    status: u16,
-    headers: ureq::http::HeaderMap,
-    body: Vec<u8>,
-}
+type Answer = net::Response;
 
 /// The largest response body read: manifests are at most 4 MiB in distribution.
 const MAX_BODY: u64 = 8 * 1024 * 1024;
 
 impl Client {
     pub fn new(opts: Options) -> Result<Self, RegistryError> {
+        let mut plain_http = Vec::new();
+        for value in &opts.insecure_registries {
+            let hp = HostPort::parse(value.trim())
+                .map_err(|e| RegistryError::Setup(format!("--insecure-registry {value:?}: {e}")))?;
+            plain_http.push(hp);
+        }
         let keychain = Keychain::load(opts.docker_config.as_deref())
             .map_err(|e| RegistryError::Setup(e.to_string()))?;
         if let Some(src) = &keychain.source {
             tracing::debug!(file = %src.display(), "registry credentials");
         }
+        let extra = opts
+            .extra_ca
+            .iter()
+            .map(|path| net::tls::ExtraCa::File {
+                flag: "--registry-ca".into(),
+                path: path.clone(),
+            })
+            .collect();
+        let net = net::Transport::new(net::Options {
+            deadline: opts.deadline,
+            plain_http,
+            trust: net::tls::Trust::system_and(extra, "--registry-ca"),
+        });
         Ok(Self {
-            opts,
             keychain,
-            resolver: Arc::new(dns::Resolver::from_system()),
-            verified: OnceLock::new(),
-            plain: OnceLock::new(),
+            net,
             auth: Mutex::new(HashMap::new()),
         })
     }
@@ -180,7 +190,7 @@ impl Client {
         if a.status == 404 {
             return Ok(None);
         }
-        let media_type = header(&a.headers, "content-type").unwrap_or_default();
+        let media_type = a.header("content-type").unwrap_or_default().to_owned();
         Ok(Some(Manifest {
             bytes: a.body,
             media_type,
@@ -218,12 +228,20 @@ impl Client {
             retry: true,
         };
         let a = self.send(repo, start, &[202])?;
-        let location = header(&a.headers, "location").ok_or_else(|| RegistryError::Transport {
-            repo: repo.to_string(),
-            op: format!("start upload of {digest}"),
-            message: "202 without a Location header".into(),
-        })?;
-        let mut url = self.absolute(repo, &location);
+        let location = a
+            .header("location")
+            .ok_or_else(|| RegistryError::Transport {
+                repo: repo.to_string(),
+                op: format!("start upload of {digest}"),
+                message: "202 without a Location header".into(),
+            })?;
+        let mut url =
+            self.absolute(repo, location)
+                .map_err(|message| RegistryError::Transport {
+                    repo: repo.to_string(),
+                    op: format!("start upload of {digest}"),
+                    message,
+                })?;
         if !self.same_origin(repo, &url) {
             return Err(RegistryError::Transport {
                 repo: repo.to_string(),
@@ -268,80 +286,82 @@ impl Client {
         Ok(sha256_digest(bytes))
     }
 
-    fn scheme(&self, registry: &str) -> &'static str {
-        let host = registry.rsplit_once(':').map_or(registry, |(h, _)| h);
-        if self
-            .opts
-            .insecure_registries
-            .iter()
-            .any(|r| r == registry || r == host)
-        {
-            "http"
-        } else {
-            "https"
-        }
+    fn scheme(&self, registry: &str) -> Scheme {
+        self.net.scheme_for(registry)
+    }
+
+    /// The registry's own scheme, host and port: where its credentials may go.
+    fn origin(&self, repo: &Repo) -> Result<Origin, String> {
+        Origin::of_host(self.scheme(&repo.registry), &repo.registry)
+            .map_err(|e| format!("registry {:?}: {e}", repo.registry))
     }
 
     /// Whether `url` is the registry's own scheme, host and port.
     fn same_origin(&self, repo: &Repo, url: &str) -> bool {
-        let origin = format!("{}://{}/", self.scheme(&repo.registry), repo.registry);
-        url.starts_with(&origin)
+        match (self.origin(repo), Origin::of_url(url)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
     }
 
     fn url(&self, repo: &Repo, path: &str) -> String {
         format!(
             "{}://{}/v2/{}/{path}",
-            self.scheme(&repo.registry),
+            self.scheme(&repo.registry).as_str(),
             repo.registry,
             repo.repository
         )
     }
 
     /// Resolves an upload `Location`, which may be relative to the registry.
-    fn absolute(&self, repo: &Repo, location: &str) -> String {
-        if location.starts_with("http://") || location.starts_with("https://") {
-            location.to_owned()
-        } else {
-            format!(
-                "{}://{}{}{location}",
-                self.scheme(&repo.registry),
-                repo.registry,
-                if location.starts_with('/') { "" } else { "/" }
-            )
-        }
+    fn absolute(&self, repo: &Repo, location: &str) -> Result<String, String> {
+        Ok(net::origin::absolute(&self.origin(repo)?, location))
     }
 
     /// Sends with auth, retries and the deadline. `expected` statuses are answers; 401 starts
-    /// the challenge flow once; 408, 429 and 5xx and transport failures are retried.
+    /// the challenge flow once; 408, 429 and 5xx and transport failures are retried (by the
+    /// transport) when the call allows it.
     fn send(&self, repo: &Repo, call: Call<'_>, expected: &[u16]) -> Result<Answer, RegistryError> {
-        let mut attempts = 0u32;
+        let transport = |message: String| RegistryError::Transport {
+            repo: repo.to_string(),
+            op: call.op.clone(),
+            message,
+        };
+        let origin = self.origin(repo).map_err(transport)?;
+        // Attempts before a challenge was answered, for the count in a deadline error.
+        let mut earlier_attempts = 0u32;
         let mut authorised_again = false;
-        let mut backoff = Duration::from_millis(100);
         loop {
-            attempts += 1;
-            if Instant::now() >= self.opts.deadline {
-                return Err(RegistryError::Deadline {
-                    repo: repo.to_string(),
-                    op: call.op,
-                    attempts: attempts - 1,
-                    last: "the registry timeout passed".into(),
-                });
-            }
-            let auth = self
+            let credential = self
                 .auth
                 .lock()
-                .expect("no panics while held")
+                .unwrap_or_else(|e| e.into_inner())
                 .get(repo)
-                .cloned();
-            let outcome = self.send_once(repo, &call, auth.as_deref().map(|s| s.as_str()));
-            let wait = match outcome {
+                .map(|v| Credential::new(origin.clone(), v.clone()));
+            let request = net::Request {
+                method: call.method,
+                url: call.url.clone(),
+                headers: call.headers.clone(),
+                body: call.body,
+                credential: credential.as_ref(),
+                op: call.op.clone(),
+                policy: if call.retry {
+                    Policy::idempotent()
+                } else {
+                    Policy::once()
+                },
+                max_body: MAX_BODY,
+                plain_http_named_by_server: false,
+            };
+            match self.net.send(&request) {
                 Ok(a) if expected.contains(&a.status) => return Ok(a),
                 Ok(a) if a.status == 401 && !authorised_again => {
                     authorised_again = true;
+                    earlier_attempts += 1;
                     self.answer_challenge(repo, &call.op, &a)?;
-                    continue;
                 }
-                Ok(a) if !call.retry && (a.status == 429 || a.status == 408 || a.status >= 500) => {
+                // Only when the call is not retried here: the caller reads again and retries.
+                Ok(a) if a.class() == Class::Retryable => {
                     return Err(RegistryError::Unavailable {
                         repo: repo.to_string(),
                         op: call.op,
@@ -352,17 +372,6 @@ impl Client {
                         ),
                     });
                 }
-                Ok(a) if a.status == 429 || a.status == 408 || a.status >= 500 => {
-                    // Retry-After is honoured as given (not jittered), up to a minute.
-                    let retry_after = header(&a.headers, "retry-after")
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(|s| Duration::from_secs(s.min(60)));
-                    let last = format!("{} {}", a.status, registry_message(&a.body));
-                    match retry_after {
-                        Some(d) => (d, last),
-                        None => (jitter(backoff), last),
-                    }
-                }
                 Ok(a) => {
                     return Err(RegistryError::Status {
                         repo: repo.to_string(),
@@ -371,101 +380,33 @@ impl Client {
                         message: registry_message(&a.body),
                     });
                 }
-                Err(Failure::Retry(message)) if call.retry => (jitter(backoff), message),
-                Err(Failure::Retry(message)) => {
-                    return Err(RegistryError::Unavailable {
-                        repo: repo.to_string(),
-                        op: call.op,
-                        message,
+                Err(e) => {
+                    return Err(match e.kind {
+                        ErrorKind::Deadline { attempts, last } => RegistryError::Deadline {
+                            repo: repo.to_string(),
+                            op: call.op,
+                            attempts: earlier_attempts + attempts,
+                            last: match last {
+                                Last::NoAttempt => "the registry timeout passed".into(),
+                                Last::Answer(a) => {
+                                    format!("{} {}", a.status, registry_message(&a.body))
+                                }
+                                Last::Fault(f) => f.to_string(),
+                            },
+                        },
+                        ErrorKind::Fault(f) if f.class() == Class::Retryable => {
+                            RegistryError::Unavailable {
+                                repo: repo.to_string(),
+                                op: call.op,
+                                message: f.to_string(),
+                            }
+                        }
+                        ErrorKind::Fault(f) => transport(f.to_string()),
+                        ErrorKind::Refused(m) | ErrorKind::Setup(m) => transport(m),
                     });
                 }
-                Err(Failure::Fatal(message)) => {
-                    return Err(RegistryError::Transport {
-                        repo: repo.to_string(),
-                        op: call.op,
-                        message,
-                    });
-                }
-            };
-            let (wait, last) = wait;
-            if Instant::now()
-                .checked_add(wait)
-                .is_none_or(|t| t >= self.opts.deadline)
-            {
-                return Err(RegistryError::Deadline {
-                    repo: repo.to_string(),
-                    op: call.op,
-                    attempts,
-                    last,
-                });
             }
-            tracing::debug!(repo = %repo, op = %call.op, attempt = attempts, "retrying in {wait:?}: {last}");
-            std::thread::sleep(wait);
-            backoff = (backoff * 2).min(Duration::from_secs(5));
         }
-    }
-
-    fn send_once(
-        &self,
-        repo: &Repo,
-        call: &Call<'_>,
-        auth: Option<&str>,
-    ) -> Result<Answer, Failure> {
-        let agent = self.agent_for_url(&call.url).map_err(Failure::Fatal)?;
-        let mut req = ureq::http::Request::builder()
-            .method(call.method)
-            .uri(&call.url);
-        for (k, v) in &call.headers {
-            req = req.header(*k, v);
-        }
-        // Credentials go to the registry itself and nowhere else.
-        if let Some(a) = auth
-            && self.same_origin(repo, &call.url)
-        {
-            req = req.header("Authorization", a);
-        }
-        // No single request outlives the overall deadline (nor a minute).
-        let limit = self
-            .opts
-            .deadline
-            .saturating_duration_since(Instant::now())
-            .clamp(Duration::from_millis(100), Duration::from_secs(60));
-        let result = match call.body {
-            Some(b) => {
-                let req = req.body(b).map_err(|e| Failure::Fatal(e.to_string()))?;
-                let req = agent
-                    .configure_request(req)
-                    .timeout_global(Some(limit))
-                    .build();
-                agent.run(req)
-            }
-            None => {
-                let req = req.body(()).map_err(|e| Failure::Fatal(e.to_string()))?;
-                let req = agent
-                    .configure_request(req)
-                    .timeout_global(Some(limit))
-                    .build();
-                agent.run(req)
-            }
-        };
-        let mut resp = result.map_err(classify)?;
-        let status = resp.status().as_u16();
-        tracing::trace!(method = call.method, url = %call.url, status, "registry");
-        let headers = resp.headers().clone();
-        let body = if call.method == "HEAD" {
-            Vec::new()
-        } else {
-            resp.body_mut()
-                .with_config()
-                .limit(MAX_BODY)
-                .read_to_vec()
-                .map_err(classify)?
-        };
-        Ok(Answer {
-            status,
-            headers,
-            body,
-        })
     }
 
     /// Learns how to authorise from a 401: Basic with the keychain's credentials, or a Bearer
@@ -476,8 +417,9 @@ impl Client {
             op: op.to_owned(),
             message,
         };
-        let challenge = header(&a.headers, "www-authenticate")
-            .and_then(|h| auth::parse_challenge(&h))
+        let challenge = a
+            .header("www-authenticate")
+            .and_then(auth::parse_challenge)
             .ok_or_else(|| auth_err("401 without a Basic or Bearer challenge".into()))?;
         let creds = self.keychain.lookup(&repo.registry, &repo.repository);
         let value = match challenge {
@@ -526,76 +468,74 @@ impl Client {
             message,
         };
         let scope = format!("repository:{}:pull,push", repo.repository);
-        let agent = self.agent_for_url(realm).map_err(auth_err)?;
+        let realm_origin = Origin::of_url(realm).map_err(&auth_err)?;
         // The registry's credentials go to its token realm only over HTTPS, or to the
-        // registry's own host.
-        let host_only = |h: &str| h.rsplit_once(':').map_or(h, |(h, _)| h).to_owned();
-        let realm_is_safe = realm.starts_with("https://")
-            || realm_host(realm).is_some_and(|h| host_only(h) == host_only(&repo.registry));
+        // registry's own host (on any port).
+        let realm_is_safe = realm_origin.scheme == Scheme::Https
+            || HostPort::parse(&repo.registry).is_ok_and(|r| r.host == realm_origin.host);
         let creds = creds.filter(|_| realm_is_safe);
-        let attempt = || -> Result<(u16, Vec<u8>), ureq::Error> {
-            let response = match creds.and_then(|c| c.identity_token.as_ref()) {
-                Some(refresh) => {
-                    let mut form = format!(
-                        "grant_type=refresh_token&client_id=chainlet&refresh_token={}&scope={}",
-                        form_encode(refresh),
-                        form_encode(&scope)
-                    );
-                    if let Some(s) = service {
-                        form.push_str(&format!("&service={}", form_encode(s)));
-                    }
-                    let req = ureq::http::Request::builder()
-                        .method("POST")
-                        .uri(realm)
-                        .header("Content-Type", "application/x-www-form-urlencoded")
-                        .body(form.into_bytes())?;
-                    agent.run(req)
-                }
-                None => {
-                    let mut url = format!(
-                        "{realm}{}scope={}",
-                        if realm.contains('?') { '&' } else { '?' },
-                        form_encode(&scope)
-                    );
-                    if let Some(s) = service {
-                        url.push_str(&format!("&service={}", form_encode(s)));
-                    }
-                    let mut req = ureq::http::Request::builder().method("GET").uri(url);
-                    if let Some(c) = creds {
-                        req = req.header("Authorization", c.basic().as_str());
-                    }
-                    agent.run(req.body(())?)
-                }
-            };
-            let mut resp = response?;
-            let status = resp.status().as_u16();
-            let body = resp
-                .body_mut()
-                .with_config()
-                .limit(1024 * 1024)
-                .read_to_vec()?;
-            Ok((status, body))
-        };
+        let form;
+        let basic;
         // A token endpoint is a service of its own and has bad moments too: 5xx, 429 and
         // connection failures are retried, like registry requests, under the same deadline.
-        let mut backoff = Duration::from_millis(100);
-        let (status, body) = loop {
-            let outcome = attempt();
-            let retry = match &outcome {
-                Ok((status, _)) => *status == 429 || *status >= 500,
-                Err(e) => matches!(classify_ref(e), FailureKind::Retry),
-            };
-            let wait = jitter(backoff);
-            if !retry
-                || Instant::now()
-                    .checked_add(wait)
-                    .is_none_or(|t| t >= self.opts.deadline)
-            {
-                break outcome.map_err(|e| auth_err(format!("token request to {realm}: {e}")))?;
+        let mut request = match creds.and_then(|c| c.identity_token.as_ref()) {
+            Some(refresh) => {
+                let mut f = format!(
+                    "grant_type=refresh_token&client_id=chainlet&refresh_token={}&scope={}",
+                    form_encode(refresh),
+                    form_encode(&scope)
+                );
+                if let Some(s) = service {
+                    f.push_str(&format!("&service={}", form_encode(s)));
+                }
+                form = Zeroizing::new(f);
+                net::Request::new("POST", realm, format!("token request to {realm}"))
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .body(form.as_bytes())
             }
-            tracing::debug!(realm, "token request failed; retrying in {wait:?}");
-            std::thread::sleep(wait);
-            backoff = (backoff * 2).min(Duration::from_secs(5));
+            None => {
+                let mut url = format!(
+                    "{realm}{}scope={}",
+                    if realm.contains('?') { '&' } else { '?' },
+                    form_encode(&scope)
+                );
+                if let Some(s) = service {
+                    url.push_str(&format!("&service={}", form_encode(s)));
+                }
+                basic = creds.map(|c| Credential::new(realm_origin.clone(), c.basic()));
+                net::Request::new("GET", url, format!("token request to {realm}"))
+                    .credential(basic.as_ref())
+            }
+        };
+        // The realm is the registry's choice, plain HTTP or not (as distribution's own token
+        // setups often are); credentials go with it only under the rule above.
+        request.plain_http_named_by_server = true;
+        let (status, body) = match self.net.send(&request.max_body(1024 * 1024)) {
+            Ok(a) => (a.status, a.body),
+            Err(e) => match e.kind {
+                ErrorKind::Deadline {
+                    last: Last::Answer(a),
+                    ..
+                } => (a.status, a.body),
+                ErrorKind::Deadline {
+                    last: Last::Fault(f),
+                    ..
+                }
+                | ErrorKind::Fault(f) => {
+                    return Err(auth_err(format!("token request to {realm}: {f}")));
+                }
+                ErrorKind::Deadline {
+                    last: Last::NoAttempt,
+                    ..
+                } => {
+                    return Err(auth_err(format!(
+                        "token request to {realm}: the registry timeout passed"
+                    )));
+                }
+                ErrorKind::Refused(m) | ErrorKind::Setup(m) => {
+                    return Err(auth_err(format!("token request to {realm}: {m}")));
+                }
+            },
         };
         if status != 200 {
             return Err(auth_err(format!(
@@ -612,168 +552,6 @@ impl Client {
             .and_then(auth::TokenResponse::into_token)
             .ok_or_else(|| auth_err(format!("token response from {realm} has no token")))
     }
-
-    /// The agent for a URL: plain HTTP needs no TLS; HTTPS is always verified, against the
-    /// system roots and `--registry-ca`. Built on first use.
-    fn agent_for_url(&self, url: &str) -> Result<&ureq::Agent, String> {
-        if !url.starts_with("https://") {
-            return Ok(self.plain.get_or_init(|| self.build_agent(None)));
-        }
-        self.verified
-            .get_or_init(|| {
-                let roots = root_certs(self.opts.extra_ca.as_deref())?;
-                Ok(self.build_agent(Some(roots)))
-            })
-            .as_ref()
-            .map_err(Clone::clone)
-    }
-
-    fn build_agent(&self, roots: Option<Vec<ureq::tls::Certificate<'static>>>) -> ureq::Agent {
-        use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = TlsConfig::builder()
-            .provider(TlsProvider::Rustls)
-            .unversioned_rustls_crypto_provider(provider);
-        let tls = match roots {
-            Some(r) => tls.root_certs(RootCerts::Specific(Arc::new(r))),
-            None => tls.disable_verification(true),
-        };
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .tls_config(tls.build())
-            .user_agent(format!("chainlet/{}", env!("CARGO_PKG_VERSION")))
-            .timeout_connect(Some(Duration::from_secs(10)))
-            .timeout_per_call(Some(Duration::from_secs(60)))
-            .max_idle_connections_per_host(16)
-            .build();
-        ureq::Agent::with_parts(
-            config,
-            ureq::unversioned::transport::DefaultConnector::new(),
-            ResolverAdapter(self.resolver.clone()),
-        )
-    }
-}
-
-enum Failure {
-    /// Worth another try (reset, timeout, refused).
-    Retry(String),
-    /// Retrying cannot help (bad URL, TLS verification failed, unknown host).
-    Fatal(String),
-}
-
-enum FailureKind {
-    Retry,
-    Fatal,
-}
-
-/// Whether an error is connection trouble worth another try (also for the Kubernetes API).
-pub(crate) fn is_connection_trouble(e: &ureq::Error) -> bool {
-    matches!(classify_ref(e), FailureKind::Retry)
-}
-
-/// The pure-Rust resolver over the system's resolv.conf and hosts, for ureq.
-pub(crate) fn system_resolver() -> ResolverAdapter {
-    ResolverAdapter(Arc::new(dns::Resolver::from_system()))
-}
-
-/// Whether an error is connection trouble worth another try.
-fn classify_ref(e: &ureq::Error) -> FailureKind {
-    use std::io::ErrorKind as K;
-    let retry = match e {
-        ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed => true,
-        ureq::Error::Io(io) => matches!(
-            io.kind(),
-            K::ConnectionReset
-                | K::ConnectionAborted
-                | K::ConnectionRefused
-                | K::BrokenPipe
-                | K::UnexpectedEof
-                | K::TimedOut
-                | K::Interrupted
-                | K::NotConnected
-        ),
-        _ => false,
-    };
-    if retry {
-        FailureKind::Retry
-    } else {
-        FailureKind::Fatal
-    }
-}
-
-/// Connection trouble is retried; a TLS failure (an unknown CA, a wrong name) or a protocol
-/// error is not: the next attempt would fail the same way.
-fn classify(e: ureq::Error) -> Failure {
-    match classify_ref(&e) {
-        FailureKind::Retry => Failure::Retry(e.to_string()),
-        FailureKind::Fatal => Failure::Fatal(e.to_string()),
-    }
-}
-
-/// Plugs the pure-Rust resolver into ureq.
-#[derive(Debug)]
-pub(crate) struct ResolverAdapter(Arc<dns::Resolver>);
-
-impl ureq::unversioned::resolver::Resolver for ResolverAdapter {
-    fn resolve(
-        &self,
-        uri: &ureq::http::Uri,
-        _config: &ureq::config::Config,
-        _timeout: ureq::unversioned::transport::NextTimeout,
-    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
-        let host = uri.host().ok_or(ureq::Error::HostNotFound)?;
-        let port = uri
-            .port_u16()
-            .unwrap_or(if uri.scheme_str() == Some("http") {
-                80
-            } else {
-                443
-            });
-        let ips = self.0.resolve(host).map_err(|e| {
-            tracing::warn!("{e}");
-            ureq::Error::HostNotFound
-        })?;
-        let mut out = self.empty();
-        for ip in ips.into_iter().take(16) {
-            out.push(std::net::SocketAddr::new(ip, port));
-        }
-        Ok(out)
-    }
-}
-
-/// System roots (`SSL_CERT_FILE`, `SSL_CERT_DIR`, the distribution's bundle) plus `--registry-ca`.
-fn root_certs(
-    extra: Option<&std::path::Path>,
-) -> Result<Vec<ureq::tls::Certificate<'static>>, String> {
-    let mut out = Vec::new();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        out.push(ureq::tls::Certificate::from_der(cert.as_ref()).to_owned());
-    }
-    if let Some(path) = extra {
-        let pem = crate::fsread::read_limited(path, 4 * 1024 * 1024)
-            .map_err(|e| format!("--registry-ca {}: {e}", path.display()))?;
-        let mut found = 0;
-        for item in ureq::tls::parse_pem(&pem) {
-            if let Ok(ureq::tls::PemItem::Certificate(c)) = item {
-                out.push(c);
-                found += 1;
-            }
-        }
-        if found == 0 {
-            return Err(format!(
-                "--registry-ca {}: no PEM certificate in it",
-                path.display()
-            ));
-        }
-    }
-    if out.is_empty() {
-        return Err("no CA certificates found (system store empty and no --registry-ca)".into());
-    }
-    Ok(out)
-}
-
-fn header(h: &ureq::http::HeaderMap, name: &str) -> Option<String> {
-    h.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
 /// The registry's error text: `{"errors":[{"code":…,"message":…}]}`, or the body's start.
@@ -808,11 +586,6 @@ fn registry_message(body: &[u8]) -> String {
     }
 }
 
-fn realm_host(realm: &str) -> Option<&str> {
-    let rest = realm.split_once("://")?.1;
-    Some(rest.split(['/', '?']).next().unwrap_or(rest))
-}
-
 fn form_encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
@@ -833,12 +606,4 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
 
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A random 50–100% of `d`, so that writers that collided do not collide again.
-pub fn jitter(d: Duration) -> Duration {
-    let mut b = [0u8; 2];
-    let _ = getrandom::fill(&mut b);
-    let frac = 0.5 + (u16::from_ne_bytes(b) as f64 / u16::MAX as f64) * 0.5;
-    d.mul_f64(frac)
 }

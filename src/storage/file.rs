@@ -42,13 +42,13 @@ impl FileBackend {
     }
 
     /// The directory of an image signature. Image names are valid repository names, which
-    /// may still contain `.` or `..` components: those are refused rather than followed.
+    /// may still contain `.`, `..` or empty components: those are refused rather than followed.
     pub fn image_dir(&self, image: &crate::subjects::ImageRef) -> Result<PathBuf, StorageError> {
         let name = image.repo_name();
-        if name
-            .split('/')
-            .any(|c| c.is_empty() || c == "." || c == "..")
-        {
+        if name.split('/').any(str::is_empty) {
+            return Err(StorageError::EmptyComponent(name));
+        }
+        if name.split('/').any(|c| c == "." || c == "..") {
             return Err(StorageError::UnsafeName(name));
         }
         Ok(self

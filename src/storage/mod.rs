@@ -155,9 +155,13 @@ pub enum StorageError {
     #[error("storage {name}: not supported yet")]
     Unknown { name: StorageName },
     #[error(
-        "storage file: image {0:?} has an empty, '.' or '..' path component; refusing to write outside the output directory"
+        "storage file: image {0:?} has a '.' or '..' path component; refusing to write outside the output directory"
     )]
     UnsafeName(String),
+    #[error(
+        "storage file: image {0:?} has an empty path component (a \"//\" or a trailing \"/\"); refusing to write it as a directory name"
+    )]
+    EmptyComponent(String),
     #[error("storage oci: {0}")]
     Registry(#[from] crate::registry::RegistryError),
     #[error("storage oci: {repo}: {source}")]

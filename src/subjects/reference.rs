@@ -111,18 +111,25 @@ fn split_registry(base: &str) -> Result<(String, String), String> {
         return Err(format!("invalid registry {registry:?}"));
     }
     // A `:` in the registry starts a port, which go-containerregistry parses as a URL's: digits
-    // only (`pkg:generic/x` is no image).
+    // only (`pkg:generic/x` is no image). It must also be a port one can connect to: a URL
+    // parser reads `:99999` as no port at all, and the registry's credentials would go to
+    // whatever listens on 443.
     let port = match registry.rsplit_once(']') {
         Some((_, after)) => after.strip_prefix(':'),
         None if registry.starts_with('[') => return Err(format!("invalid registry {registry:?}")),
         None => registry.split_once(':').map(|(_, p)| p),
     };
-    if let Some(port) = port
-        && (port.is_empty() || !port.bytes().all(|c| c.is_ascii_digit()))
-    {
-        return Err(format!(
-            "invalid registry {registry:?}: the port is not a number"
-        ));
+    if let Some(port) = port {
+        if port.is_empty() || !port.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(format!(
+                "invalid registry {registry:?}: the port is not a number"
+            ));
+        }
+        if !matches!(port.parse::<u32>(), Ok(1..=65535)) {
+            return Err(format!(
+                "invalid registry {registry:?}: the port {port} is not between 1 and 65535"
+            ));
+        }
     }
     // go-containerregistry v0.21 (the version Chains uses) wants 2 to 255 characters.
     if repo.len() < 2
@@ -191,5 +198,26 @@ mod tests {
         ] {
             assert!(ImageRef::parse(&bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_port_that_cannot_be_connected_to_is_refused() {
+        for port in ["99999", "0", "65536", "4294967297", "00000"] {
+            let e = ImageRef::parse(&format!("127.0.0.1:{port}/app@sha256:{H}")).unwrap_err();
+            assert!(
+                e.contains(&format!("127.0.0.1:{port}")) && e.contains("between 1 and 65535"),
+                "{e}"
+            );
+            assert!(parse_repository(&format!("127.0.0.1:{port}/app")).is_err());
+        }
+        assert_eq!(name("127.0.0.1:65535/ab"), "127.0.0.1:65535/ab");
+        assert_eq!(name("[::1]:1/ab"), "[::1]:1/ab");
+    }
+
+    #[test]
+    fn empty_path_components_are_kept_as_go_containerregistry_keeps_them() {
+        // go-containerregistry checks a repository's characters and length only, so Chains
+        // names such an image as written; the registry refuses it when it is pushed to.
+        assert_eq!(name("gcr.io/foo//bar"), "gcr.io/foo//bar");
     }
 }
