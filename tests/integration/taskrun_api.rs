@@ -9,16 +9,14 @@
 //! (`TestTaskRunCreatePayload1` for slsa/v1 and the v2alpha4 `taskrun1` case), written out as the
 //! JSON Chains emits for them.
 
-mod common;
-
 use std::ffi::OsStr;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::common::apiserver::ApiServer;
+use crate::common::kubeapi::{KubeApi, PodApi, resource_version};
+use crate::common::*;
 use base64::Engine as _;
-use common::apiserver::ApiServer;
-use common::kubeapi::{KubeApi, PodApi, resource_version};
-use common::*;
 use serde_json::{Value, json};
 
 const FIXTURE_UID: &str = "abhhf-12354-asjsdbjs23-3435353n";
@@ -93,7 +91,7 @@ fn fake_setup() -> (Pod, ApiServer) {
     let pod = inline_pod();
     let api = ApiServer::start(&pod.path("api"));
     let mut object = inline_taskrun();
-    object["metadata"]["namespace"] = common::apiserver::NAMESPACE.into();
+    object["metadata"]["namespace"] = crate::common::apiserver::NAMESPACE.into();
     object["metadata"]["uid"] = FIXTURE_UID.into();
     api.add_taskrun(FIXTURE_NAME, object);
     (pod, api)
@@ -725,6 +723,6 @@ fn a_taskrun_replaced_under_the_same_name_before_the_patch_is_left_alone() {
     assert!(err.contains("metadata.uid"), "{err}");
     assert!(!pod.path("out").exists(), "storage file must not have run");
     let now = api.taskrun(FIXTURE_NAME);
-    assert_ne!(common::kubeapi::uid(&now), uid);
+    assert_ne!(crate::common::kubeapi::uid(&now), uid);
     assert!(annotations(&api).is_empty(), "{now}");
 }

@@ -1,9 +1,7 @@
 //! Bad input: a one-line error naming the input, the documented exit code, no secret in the
 //! output, and nothing written.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// Asserts the failure shape every bad input must have.
 fn assert_fails_cleanly(pod: &Pod, out: &std::process::Output, code: i32, names: &[&str]) {

@@ -5,16 +5,14 @@
 //! PipelineRun and its TaskRun are in the real API server (`common::kubeapi`), created as
 //! Tekton creates them.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::common::apiserver::NAMESPACE;
+use crate::common::kubeapi::{KubeApi, resource_version};
+use crate::common::*;
 use base64::Engine as _;
-use common::apiserver::NAMESPACE;
-use common::kubeapi::{KubeApi, resource_version};
-use common::*;
 use serde_json::{Value, json};
 
 const PR_NAME: &str = "image-pipelinerun-x7k2p";

@@ -3,13 +3,11 @@
 //! folders of a test pod. Catches a StepAction or Task that names a flag or variable chainlet
 //! does not have, or passes values in a form chainlet reads differently.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 /// A YAML file as JSON (python3's yaml module, which the YAML lint needs anyway).

@@ -1,6 +1,5 @@
 //! A fault a real registry cannot produce on demand: a proxy in front of it that answers the
 //! first N requests with 503 Service Unavailable, then forwards everything untouched.
-#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -6,11 +6,9 @@
 //! with this run's UID, name and times, and with no step images (the pod cannot see them; README
 //! lists the fields that need the TaskRun API).
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 const STARTED: &str = "2026-01-02T03:04:05Z";

@@ -1,14 +1,12 @@
 //! Storage `oci` against a real registry (Debian's docker-registry), checked with the real
 //! cosign: `cosign verify` and `cosign verify-attestation` find and accept what chainlet wrote.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::fault::FaultProxy;
-use common::registry::{Registry, layers, push_image};
-use common::*;
+use crate::common::fault::FaultProxy;
+use crate::common::registry::{Registry, layers, push_image};
+use crate::common::*;
 
 const REPO: &str = "team/app";
 
@@ -321,7 +319,7 @@ fn a_client_error_fails_at_once() {
 #[test]
 fn htpasswd_over_tls_with_credentials_from_docker_config() {
     let work = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = common::registry::make_tls(work.path());
+    let (ca, cert, key) = crate::common::registry::make_tls(work.path());
     let htpasswd = work.path().join("htpasswd");
     let out = Command::new("htpasswd")
         .args(["-Bbn", "ci-user", "s3cret-pass"])
@@ -335,10 +333,14 @@ fn htpasswd_over_tls_with_credentials_from_docker_config() {
         key.display(),
         htpasswd.display()
     ));
-    let docker =
-        common::registry::docker_config_for(work.path(), &reg.addr, "ci-user", "s3cret-pass");
-    let client = common::registry::client(None, Some(&ca), &docker);
-    let hex = common::registry::push_image_with(&client, &reg.addr, REPO);
+    let docker = crate::common::registry::docker_config_for(
+        work.path(),
+        &reg.addr,
+        "ci-user",
+        "s3cret-pass",
+    );
+    let client = crate::common::registry::client(None, Some(&ca), &docker);
+    let hex = crate::common::registry::push_image_with(&client, &reg.addr, REPO);
 
     let (pod, _) = pod_for_existing(&reg, &hex);
     let common_args = [
@@ -411,11 +413,12 @@ fn htpasswd_over_tls_with_credentials_from_docker_config() {
 #[test]
 fn token_auth_registry_with_credentials_from_docker_config() {
     let work = tempfile::tempdir().unwrap();
-    let tokens = common::token::TokenServer::start(work.path(), "robot", "t0ken-pass");
+    let tokens = crate::common::token::TokenServer::start(work.path(), "robot", "t0ken-pass");
     let reg = Registry::start(&tokens.registry_config());
-    let docker = common::registry::docker_config_for(work.path(), &reg.addr, "robot", "t0ken-pass");
-    let client = common::registry::client(Some(&reg.addr), None, &docker);
-    let hex = common::registry::push_image_with(&client, &reg.addr, REPO);
+    let docker =
+        crate::common::registry::docker_config_for(work.path(), &reg.addr, "robot", "t0ken-pass");
+    let client = crate::common::registry::client(Some(&reg.addr), None, &docker);
+    let hex = crate::common::registry::push_image_with(&client, &reg.addr, REPO);
     let (pod, _) = pod_for_existing(&reg, &hex);
     let out = attest_oci(
         &pod,
@@ -431,8 +434,12 @@ fn token_auth_registry_with_credentials_from_docker_config() {
         &[("DOCKER_CONFIG", docker.to_str().unwrap())],
     );
     // Wrong credentials: the token server refuses, and the error says so.
-    let bad =
-        common::registry::docker_config_for(&work.path().join("bad"), &reg.addr, "robot", "wrong");
+    let bad = crate::common::registry::docker_config_for(
+        &work.path().join("bad"),
+        &reg.addr,
+        "robot",
+        "wrong",
+    );
     let out = attest_oci(
         &pod,
         &reg,
@@ -536,7 +543,8 @@ fn credentials_never_go_to_another_host() {
         }
     });
     let work = tempfile::tempdir().unwrap();
-    let docker = common::registry::docker_config_for(work.path(), &stub_addr, "ci-user", "pa55");
+    let docker =
+        crate::common::registry::docker_config_for(work.path(), &stub_addr, "ci-user", "pa55");
     let pod = Pod::new();
     pod.result("IMAGE_URL", &format!("{stub_addr}/{REPO}\n"))
         .result("IMAGE_DIGEST", &format!("sha256:{DIGEST_A}\n"))
@@ -576,7 +584,7 @@ fn an_index_at_the_tag_fails_the_run_before_any_tag_is_written() {
     let reg = Registry::plain();
     let (pod, hex) = pod_for(&reg);
     // Something that is not a cosign image manifest sits at the .sig tag.
-    let client = common::registry::plain_client(&reg.addr);
+    let client = crate::common::registry::plain_client(&reg.addr);
     let repo = chainlet::registry::Repo {
         registry: reg.addr.clone(),
         repository: REPO.into(),
@@ -608,14 +616,15 @@ fn an_index_at_the_tag_fails_the_run_before_any_tag_is_written() {
 #[test]
 fn a_token_endpoint_503_burst_is_retried() {
     let work = tempfile::tempdir().unwrap();
-    let tokens = common::token::TokenServer::start(work.path(), "robot", "t0ken-pass");
+    let tokens = crate::common::token::TokenServer::start(work.path(), "robot", "t0ken-pass");
     let proxy = FaultProxy::start(tokens.addr(), 2);
     let reg = Registry::start(
         &tokens.registry_config_with_realm(&format!("http://{}/token", proxy.addr)),
     );
-    let docker = common::registry::docker_config_for(work.path(), &reg.addr, "robot", "t0ken-pass");
-    let client = common::registry::client(Some(&reg.addr), None, &docker);
-    let hex = common::registry::push_image_with(&client, &reg.addr, REPO);
+    let docker =
+        crate::common::registry::docker_config_for(work.path(), &reg.addr, "robot", "t0ken-pass");
+    let client = crate::common::registry::client(Some(&reg.addr), None, &docker);
+    let hex = crate::common::registry::push_image_with(&client, &reg.addr, REPO);
     assert_eq!(
         proxy.refused.load(std::sync::atomic::Ordering::SeqCst),
         2,

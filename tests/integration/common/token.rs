@@ -1,6 +1,5 @@
 //! A token server for distribution's `auth: token`: checks Basic credentials and issues ES256
 //! JWTs (with the signing certificate in `x5c`) granting the scope asked for.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

@@ -1,12 +1,11 @@
 //! A stand-in for the Kubernetes API server, over HTTPS with a test CA, serving recorded
 //! TaskRun objects: GET a TaskRun, and PATCH it with a JSON merge patch (RFC 7386) as the API
-//! server does, including `dryRun=All`, the UID check and RBAC refusals (403 with a Kubernetes
-//! `Status` body). The tests use the real API server (`kubeapi`); this fake is only for a fault
+//! server does, including `dryRun=All` and the UID check (errors as Kubernetes `Status`
+//! bodies). The tests use the real API server (`kubeapi`); this fake is only for a fault
 //! the real one cannot produce on demand (a burst of 503s), and lends its service-account mount
 //! to the test where nothing listens.
-#![allow(dead_code)]
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -32,7 +31,6 @@ pub struct Seen {
 struct State {
     /// By `<resource>/<name>`.
     objects: BTreeMap<String, Value>,
-    denied: BTreeSet<&'static str>,
     seen: Vec<Seen>,
     /// Answer this many next requests with 503 (an API server restarting).
     unavailable: usize,
@@ -97,11 +95,6 @@ impl ApiServer {
         self.add("taskruns", name, object);
     }
 
-    /// Serves `object` as PipelineRun `name` in the test namespace.
-    pub fn add_pipelinerun(&self, name: &str, object: Value) {
-        self.add("pipelineruns", name, object);
-    }
-
     fn add(&self, resource: &str, name: &str, object: Value) {
         self.state
             .lock()
@@ -112,16 +105,6 @@ impl ApiServer {
 
     pub fn taskrun(&self, name: &str) -> Value {
         self.state.lock().unwrap().objects[&format!("taskruns/{name}")].clone()
-    }
-
-    pub fn pipelinerun(&self, name: &str) -> Value {
-        self.state.lock().unwrap().objects[&format!("pipelineruns/{name}")].clone()
-    }
-
-    /// Refuses a verb ("get" or "patch", or "get pipelineruns" for one resource) as RBAC
-    /// would without a Role allowing it.
-    pub fn deny(&self, verb: &'static str) {
-        self.state.lock().unwrap().denied.insert(verb);
     }
 
     /// The next `n` requests get 503 Service Unavailable.
@@ -235,15 +218,6 @@ fn handle(
         "PATCH" => "patch",
         _ => return status(405, "MethodNotAllowed", method.into()),
     };
-    if st.denied.contains(verb) || st.denied.contains(format!("{verb} {resource}").as_str()) {
-        return status(
-            403,
-            "Forbidden",
-            format!(
-                "{resource}.tekton.dev \"{name}\" is forbidden: User \"system:serviceaccount:{NAMESPACE}:default\" cannot {verb} resource \"{resource}\" in API group \"tekton.dev\" in the namespace \"{NAMESPACE}\""
-            ),
-        );
-    }
     let Some(current) = st.objects.get(&key).cloned() else {
         return status(
             404,

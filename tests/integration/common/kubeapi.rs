@@ -17,7 +17,6 @@
 //! `CHAINLET_ETCD` (default `/usr/local/lib/chainlet/bin/etcd`, else `etcd` on PATH), as
 //! `scripts/setup-apiserver` installs them. Missing: the test prints `SKIPPED:` and passes, except
 //! under `CI=true`, where it fails.
-#![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -42,7 +41,6 @@ const DEFAULT_BIN: &str = "/usr/local/lib/chainlet/bin";
 struct Server {
     /// `https://127.0.0.1:<port>`.
     base: String,
-    dir: PathBuf,
     ca: PathBuf,
     cert: PathBuf,
     key: PathBuf,
@@ -311,7 +309,6 @@ impl Server {
         let base = format!("https://127.0.0.1:{port}");
         let server = Server {
             base,
-            dir: dir.clone(),
             ca,
             cert,
             key,

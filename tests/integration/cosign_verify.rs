@@ -1,12 +1,10 @@
 //! What a user checks first: everything chainlet signs verifies with the real cosign, for every
 //! kind of key the signing-secrets Secret can hold and every format.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 /// The formats and the `--type` cosign needs for each.
 const FORMATS: &[(&str, &str)] = &[
@@ -54,7 +52,7 @@ fn collect_signature_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn openssl(args: &[&str]) {
-    common::openssl(Path::new("/"), args);
+    crate::common::openssl(Path::new("/"), args);
 }
 
 /// A pod with typical results and Chains' own test x509.pem; returns it with the public key.

@@ -2,9 +2,7 @@
 //! left at its empty default must read as "not given" (not as an empty value), so that the
 //! chains-config ConfigMap keeps its say.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn predicate_type(pod: &Pod) -> String {

@@ -1,12 +1,10 @@
 //! Key loading against the public key vectors in `../shared/fixtures/keys` and `dsse/`.
 
-mod common;
-
 use std::path::Path;
 
+use crate::common::fixtures;
 use base64::Engine as _;
 use chainlet::signing::{self, KeyPair, Signer, cosign_key, dsse};
-use common::fixtures;
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)

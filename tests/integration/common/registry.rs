@@ -1,6 +1,5 @@
 //! A real registry for tests: Debian's `docker-registry` (CNCF distribution) on 127.0.0.1,
 //! started by the test and stopped when dropped; plus a helper that pushes a small image.
-#![allow(dead_code)]
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -10,7 +9,8 @@ use std::time::{Duration, Instant};
 pub struct Registry {
     pub addr: String,
     child: Child,
-    pub dir: tempfile::TempDir,
+    /// The registry's config, storage and log; removed when the registry is dropped.
+    _dir: tempfile::TempDir,
 }
 
 impl Drop for Registry {
@@ -73,11 +73,11 @@ impl Registry {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Self { addr, child, dir }
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.path()
+        Self {
+            addr,
+            child,
+            _dir: dir,
+        }
     }
 }
 

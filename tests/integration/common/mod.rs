@@ -1,6 +1,5 @@
 //! Helpers shared by the integration tests: the chainlet binary, the shared fixtures, the real
 //! cosign binary, and pod directories.
-#![allow(dead_code)]
 
 pub mod apiserver;
 pub mod fault;

@@ -1,0 +1,15 @@
+//! The integration tests, one binary: chainlet run as a pod runs it, against the real cosign,
+//! a real registry and a real Kubernetes API server. The harness (`common`) is built once and
+//! its servers are shared: one API server for every test here, a namespace per test.
+
+mod common;
+
+mod chains_fixtures;
+mod cosign_verify;
+mod errors;
+mod keys;
+mod oci;
+mod pipelinerun;
+mod stepaction_env;
+mod taskrun_api;
+mod tekton_yaml;
