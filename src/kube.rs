@@ -50,6 +50,17 @@ pub enum KubeError {
         name: String,
         namespace: String,
     },
+    /// The run's name now belongs to another run (deleted and created again).
+    #[error(
+        "{kind} {namespace}/{name} is no longer the run with UID {uid}: another run took the name, so nothing was patched ({message})"
+    )]
+    Replaced {
+        kind: &'static str,
+        name: String,
+        namespace: String,
+        uid: String,
+        message: String,
+    },
     #[error("{op}: the API server answered {status}: {message}")]
     Status {
         op: String,
@@ -224,8 +235,8 @@ impl Kube {
     }
 
     /// Merge-patches a run's annotations (RFC 7386, `application/merge-patch+json`).
-    /// The patch carries the TaskRun's UID, so the API server refuses it (409) if the name now
-    /// belongs to another TaskRun. A dry run (`dryRun=All`) checks permission and object and
+    /// The patch carries the TaskRun's UID, so the API server refuses it (422: the UID is
+    /// immutable) if the name now belongs to another TaskRun. A dry run (`dryRun=All`) checks permission and object and
     /// changes nothing.
     pub fn patch_annotations(
         &self,
@@ -252,6 +263,14 @@ impl Kube {
         let (status, answer) = self.send("PATCH", &url, Some(&body), &op)?;
         match status {
             200 | 201 => Ok(()),
+            // 422 from the API server (409 from older ones) when the UID does not match.
+            409 | 422 if status_message(&answer).contains("uid") => Err(KubeError::Replaced {
+                kind: resource.kind,
+                name: name.to_owned(),
+                namespace: self.namespace.clone(),
+                uid: uid.to_owned(),
+                message: status_message(&answer),
+            }),
             _ => Err(self.error(status, &answer, "patch", resource, name, op)),
         }
     }

@@ -176,19 +176,23 @@ fn store(
         .collect();
     let outcome = batches
         .iter()
-        .try_for_each(|(i, _)| routes[*i].backend.preflight().map_err(|e| (*i, e)))
+        .try_for_each(|(i, _)| {
+            routes[*i]
+                .backend
+                .preflight()
+                .map_err(|e| (*i, Failure::run(e)))
+        })
         .and_then(|()| {
             batches.iter().try_for_each(|(i, batch)| {
                 let backend = &routes[*i].backend;
-                backend.store(batch).map_err(|e| (*i, e))?;
+                backend.store(batch).map_err(|e| (*i, Failure::run(e)))?;
                 tracing::info!(storage = backend.name(), "stored");
                 Ok(())
             })
         });
-    let Err((failed, error)) = outcome else {
+    let Err((failed, failure)) = outcome else {
         return Ok(());
     };
-    let failure = Failure::run(error);
     for (i, r) in routes.iter().enumerate() {
         if i != failed
             && let Err(e) = r.backend.record_failure(&failure.message)
