@@ -2,9 +2,10 @@
 //! `etcd`, serving Tekton's TaskRun and PipelineRun CRDs (`tests/data/tekton-crds.json`) on
 //! 127.0.0.1 with real merge patches, dry runs, UID checks and resource versions.
 //!
-//! One server per test binary, started by the first test that asks ([`KubeApi::start`]) and
-//! stopped when the binary exits; each test gets its own namespace (the server has no core/v1,
-//! so with the NamespaceLifecycle admission plugin off a namespace needs no object) and its own
+//! One server for the test binary (every integration test), started by the first test that
+//! asks ([`KubeApi::start`]) and stopped when the binary exits; each test gets its own namespace
+//! (the server has no core/v1, so with the NamespaceLifecycle admission plugin off a namespace
+//! needs no object) and its own
 //! **authenticating front proxy**. chainlet talks to the proxy as a pod talks to its API server:
 //! HTTPS with the test CA, the service account's bearer token. The proxy answers a wrong or
 //! missing token with 401, lets through what a namespaced Role would (`get` and `patch` on
