@@ -70,9 +70,7 @@ fn pod_for_example(fx: &Path, example: &str) -> Pod {
     for (name, value) in results {
         pod.result(&name, &value);
     }
-    let dir = fx.join("chains/test/testdata");
-    pod.secret_from("cosign.key", &dir.join("cosign.key"))
-        .secret_from("cosign.password", &dir.join("cosign.password"));
+    pod.chains_key(fx);
     pod
 }
 
@@ -214,9 +212,7 @@ fn pod_for_taskrun(fx: &Path, rel: &str) -> (Pod, Vec<String>) {
         args.push("--taskrun-name".into());
         args.push(name.to_owned());
     }
-    let dir = fx.join("chains/test/testdata");
-    pod.secret_from("cosign.key", &dir.join("cosign.key"))
-        .secret_from("cosign.password", &dir.join("cosign.password"));
+    pod.chains_key(fx);
     (pod, args)
 }
 

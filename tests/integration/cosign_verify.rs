@@ -114,8 +114,7 @@ fn legacy_cosign_label_key_verifies() {
     pod.typical_results();
     // Chains' own e2e key: ENCRYPTED COSIGN PRIVATE KEY, scrypt N=32768, password "p".
     let dir = fx.join("chains/test/testdata");
-    pod.secret_from("cosign.key", &dir.join("cosign.key"))
-        .secret_from("cosign.password", &dir.join("cosign.password"));
+    pod.chains_key(&fx);
     assert!(
         std::fs::read_to_string(dir.join("cosign.key"))
             .unwrap()
@@ -141,8 +140,7 @@ fn x509_wins_over_cosign_key_as_in_chains() {
         &fx.join("chains/pkg/chains/signing/x509/testdata/x509.pem"),
     );
     let dir = fx.join("chains/test/testdata");
-    pod.secret_from("cosign.key", &dir.join("cosign.key"))
-        .secret_from("cosign.password", &dir.join("cosign.password"));
+    pod.chains_key(&fx);
     let x509_pub = public_key_of(&pod.path("secrets/x509.pem"));
     ok(&pod.attest(&[]));
     assert!(cosign_verify_attestation(&x509_pub, &pod.envelope_path(), "slsaprovenance1").0);
@@ -273,8 +271,7 @@ fn keyid_is_the_ssh_fingerprint_of_the_key() {
     let pod = Pod::new();
     pod.typical_results();
     let dir = fx.join("chains/test/testdata");
-    pod.secret_from("cosign.key", &dir.join("cosign.key"))
-        .secret_from("cosign.password", &dir.join("cosign.password"));
+    pod.chains_key(&fx);
     ok(&pod.attest(&[]));
     let env: serde_json::Value =
         serde_json::from_slice(&std::fs::read(pod.envelope_path()).unwrap()).unwrap();

@@ -252,17 +252,7 @@ fn bad_config_dir_value_names_the_file() {
 #[test]
 fn missing_uid_is_a_usage_error() {
     let pod = Pod::new();
-    let out = chainlet(&[
-        "attest",
-        "--results-dir",
-        &pod.s("results"),
-        "--output-dir",
-        &pod.s("out"),
-        "--set",
-        "artifacts.taskrun.storage=file",
-        "--set",
-        "artifacts.oci.storage=file",
-    ]);
+    let out = Attest::new(&pod).storage_file().run();
     assert_fails_cleanly(&pod, &out, 2, &["--taskrun-uid"]);
 }
 
@@ -287,15 +277,10 @@ fn symlink_out_of_the_results_dir_is_refused() {
 #[test]
 fn storage_that_is_not_implemented_says_how_to_choose() {
     let pod = Pod::new();
-    let out = chainlet(&[
-        "attest",
-        "--results-dir",
-        &pod.s("results"),
-        "--taskrun-uid",
-        UID,
-        "--set",
-        "artifacts.taskrun.storage=gcs",
-    ]);
+    let out = Attest::new(&pod)
+        .flag("--taskrun-uid", UID)
+        .storage("taskrun", "gcs")
+        .run();
     assert_fails_cleanly(
         &pod,
         &out,
@@ -378,21 +363,10 @@ fn missing_taskrun_name_is_a_usage_error() {
     let Some(pod) = pod_with_cosign_key(b"test") else {
         return;
     };
-    let out = chainlet(&[
-        "attest",
-        "--results-dir",
-        &pod.s("results"),
-        "--signing-secrets",
-        &pod.s("secrets"),
-        "--output-dir",
-        &pod.s("out"),
-        "--taskrun-uid",
-        UID,
-        "--set",
-        "artifacts.taskrun.storage=file",
-        "--set",
-        "artifacts.oci.storage=file",
-    ]);
+    let out = Attest::new(&pod)
+        .flag("--taskrun-uid", UID)
+        .storage_file()
+        .run();
     assert_fails_cleanly(&pod, &out, 2, &["--taskrun-name"]);
 }
 
@@ -565,29 +539,15 @@ fn a_relative_output_dir_that_does_not_exist_yet_is_created() {
     let Some(pod) = pod_with_cosign_key(b"test") else {
         return;
     };
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chainlet"))
-        .current_dir(pod.path(""))
-        .env("CHAINLET_LOG_LEVEL", "warn")
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .args([
-            "attest",
-            "--results-dir",
-            "results",
-            "--signing-secrets",
-            "secrets",
-            "--output-dir",
-            "out/x",
-            "--taskrun-uid",
-            UID,
-            "--taskrun-name",
-            "build-run",
-            "--set",
-            "artifacts.taskrun.storage=file",
-            "--set",
-            "artifacts.oci.storage=file",
-        ])
-        .output()
-        .unwrap();
+    let out = Attest::bare()
+        .in_dir(&pod.path(""))
+        .flag("--results-dir", "results")
+        .flag("--signing-secrets", "secrets")
+        .flag("--output-dir", "out/x")
+        .taskrun("build-run", UID)
+        .storage("taskrun", "file")
+        .storage("oci", "file")
+        .run();
     ok(&out);
     assert!(
         pod.path(&format!("out/x/taskrun-{UID}/envelope.json"))

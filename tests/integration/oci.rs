@@ -17,36 +17,12 @@ fn pod_for(reg: &Registry) -> (Pod, String) {
 }
 
 /// `chainlet attest` storing both artifact types in the registry only.
-fn attest_oci(pod: &Pod, reg: &Registry, uid: &str, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "attest",
-        "--results-dir",
-        &pod.s("results"),
-        "--steps-dir",
-        &pod.s("steps"),
-        "--signing-secrets",
-        &pod.s("secrets"),
-        "--taskrun-name",
-        "build-run",
-        "--taskrun-uid",
-        uid,
-        "--insecure-registry",
-        &reg.addr,
-        "--set",
-        "artifacts.taskrun.storage=oci",
-        "--set",
-        "artifacts.oci.storage=oci",
-        "--started-on",
-        "2026-01-02T03:04:05Z",
-        "--finished-on",
-        "2026-01-02T03:05:06Z",
-    ]
-    .into_iter()
-    .map(str::to_owned)
-    .collect::<Vec<_>>();
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    chainlet(&refs)
+fn attest_oci(pod: &Pod, reg: &Registry, uid: &str) -> Attest {
+    Attest::new(pod)
+        .taskrun("build-run", uid)
+        .flag("--insecure-registry", &reg.addr)
+        .storage_oci()
+        .times()
 }
 
 fn cosign_cmd(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
@@ -88,7 +64,7 @@ fn verify(pubkey: &Path, image: &str, env: &[(&str, &str)]) {
 fn signature_and_attestation_verify_with_cosign() {
     let reg = Registry::plain();
     let (pod, hex) = pod_for(&reg);
-    ok(&attest_oci(&pod, &reg, UID, &[]));
+    ok(&attest_oci(&pod, &reg, UID).run());
     verify(
         &pod.path("secrets/cosign.pub"),
         &format!("{}/{REPO}@sha256:{hex}", reg.addr),
@@ -130,7 +106,7 @@ fn x509_ecdsa_key_verifies_too() {
         .status()
         .unwrap();
     assert!(st.success());
-    ok(&attest_oci(&pod, &reg, UID, &[]));
+    ok(&attest_oci(&pod, &reg, UID).run());
     verify(&public, &format!("{}/{REPO}@sha256:{hex}", reg.addr), &[]);
 }
 
@@ -139,12 +115,9 @@ fn storage_oci_repository_redirects_both_tags() {
     let reg = Registry::plain();
     let (pod, hex) = pod_for(&reg);
     let elsewhere = format!("{}/signatures/store", reg.addr);
-    ok(&attest_oci(
-        &pod,
-        &reg,
-        UID,
-        &["--set", &format!("storage.oci.repository={elsewhere}")],
-    ));
+    ok(&attest_oci(&pod, &reg, UID)
+        .set(&format!("storage.oci.repository={elsewhere}"))
+        .run());
     assert!(layers(&reg.addr, REPO, &format!("sha256-{hex}.sig")).is_empty());
     assert_eq!(
         layers(&reg.addr, "signatures/store", &format!("sha256-{hex}.sig")).len(),
@@ -189,7 +162,7 @@ fn cosign_attestation_is_kept_and_rerunning_adds_nothing() {
         &[("COSIGN_PASSWORD", "o")],
     );
     assert!(attested, "{text}");
-    ok(&attest_oci(&pod, &reg, UID, &[]));
+    ok(&attest_oci(&pod, &reg, UID).run());
     let tag = format!("sha256-{hex}.att");
     assert_eq!(layers(&reg.addr, REPO, &tag).len(), 2);
     verify(&pod.path("secrets/cosign.pub"), &image, &[]);
@@ -208,7 +181,7 @@ fn cosign_attestation_is_kept_and_rerunning_adds_nothing() {
     );
     assert!(theirs, "cosign's own attestation must survive: {text}");
     // The same TaskRun again (same inputs and times): nothing added.
-    ok(&attest_oci(&pod, &reg, UID, &[]));
+    ok(&attest_oci(&pod, &reg, UID).run());
     assert_eq!(layers(&reg.addr, REPO, &tag).len(), 2);
     assert_eq!(
         layers(&reg.addr, REPO, &format!("sha256-{hex}.sig")).len(),
@@ -226,7 +199,7 @@ fn eight_concurrent_taskruns_keep_all_eight_attestations() {
     let outs: Vec<Output> = std::thread::scope(|s| {
         let handles: Vec<_> = uids
             .iter()
-            .map(|uid| s.spawn(|| attest_oci(&pod, &reg, uid, &[])))
+            .map(|uid| s.spawn(|| attest_oci(&pod, &reg, uid).run()))
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
@@ -263,7 +236,9 @@ fn a_503_burst_is_retried_and_the_run_succeeds() {
     let reg = Registry::plain();
     let proxy = FaultProxy::start(&reg.addr, 3);
     let (pod, hex) = pod_through(&reg, &proxy.addr);
-    let out = attest_oci(&pod, &reg, UID, &["--insecure-registry", &proxy.addr]);
+    let out = attest_oci(&pod, &reg, UID)
+        .flag("--insecure-registry", &proxy.addr)
+        .run();
     ok(&out);
     assert_eq!(proxy.refused.load(std::sync::atomic::Ordering::SeqCst), 3);
     verify(
@@ -278,17 +253,10 @@ fn a_registry_that_keeps_failing_fails_the_run_and_changes_nothing() {
     let reg = Registry::plain();
     let proxy = FaultProxy::start(&reg.addr, usize::MAX);
     let (pod, hex) = pod_through(&reg, &proxy.addr);
-    let out = attest_oci(
-        &pod,
-        &reg,
-        UID,
-        &[
-            "--insecure-registry",
-            &proxy.addr,
-            "--registry-timeout",
-            "2",
-        ],
-    );
+    let out = attest_oci(&pod, &reg, UID)
+        .flag("--insecure-registry", &proxy.addr)
+        .flag("--registry-timeout", "2")
+        .run();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     let last = err.lines().last().unwrap_or("");
@@ -305,7 +273,9 @@ fn a_client_error_fails_at_once() {
     let reg = Registry::plain();
     let proxy = FaultProxy::start_with(&reg.addr, usize::MAX, "403 Forbidden", "DENIED");
     let (pod, _hex) = pod_through(&reg, &proxy.addr);
-    let out = attest_oci(&pod, &reg, UID, &["--insecure-registry", &proxy.addr]);
+    let out = attest_oci(&pod, &reg, UID)
+        .flag("--insecure-registry", &proxy.addr)
+        .run();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("answered 403"), "{err}");
@@ -343,30 +313,16 @@ fn htpasswd_over_tls_with_credentials_from_docker_config() {
     let hex = crate::common::registry::push_image_with(&client, &reg.addr, REPO);
 
     let (pod, _) = pod_for_existing(&reg, &hex);
-    let common_args = [
-        "attest",
-        "--results-dir",
-        &pod.s("results"),
-        "--signing-secrets",
-        &pod.s("secrets"),
-        "--taskrun-name",
-        "tls-run",
-        "--taskrun-uid",
-        UID,
-        "--set",
-        "artifacts.taskrun.storage=oci",
-        "--set",
-        "artifacts.oci.storage=oci",
-        "--registry-ca",
-        ca.to_str().unwrap(),
-    ];
+    let tls_run = Attest::new(&pod).taskrun("tls-run", UID).storage_oci();
     // Without credentials: a clear authentication error.
-    let mut no_creds = common_args.to_vec();
     let empty = work.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     std::fs::write(empty.join("config.json"), "{}").unwrap();
-    no_creds.extend(["--docker-config", empty.to_str().unwrap()]);
-    let out = chainlet(&no_creds);
+    let out = tls_run
+        .clone()
+        .flag("--registry-ca", &ca)
+        .flag("--docker-config", &empty)
+        .run();
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("authentication required"),
@@ -374,9 +330,7 @@ fn htpasswd_over_tls_with_credentials_from_docker_config() {
         stderr(&out)
     );
     // Without the CA: TLS verification fails.
-    let mut no_ca: Vec<&str> = common_args[..common_args.len() - 2].to_vec();
-    no_ca.extend(["--docker-config", docker.to_str().unwrap()]);
-    let out = chainlet(&no_ca);
+    let out = tls_run.clone().flag("--docker-config", &docker).run();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
         stderr(&out).to_lowercase().contains("issuer"),
@@ -384,9 +338,10 @@ fn htpasswd_over_tls_with_credentials_from_docker_config() {
         stderr(&out)
     );
     // With both: stored, and cosign verifies with the same CA and credentials.
-    let mut all = common_args.to_vec();
-    all.extend(["--docker-config", docker.to_str().unwrap()]);
-    let out = chainlet(&all);
+    let out = tls_run
+        .flag("--registry-ca", &ca)
+        .flag("--docker-config", &docker)
+        .run();
     ok(&out);
     assert!(!stderr(&out).contains("s3cret-pass"));
     let image = format!("{}/{REPO}@sha256:{hex}", reg.addr);
@@ -420,12 +375,9 @@ fn token_auth_registry_with_credentials_from_docker_config() {
     let client = crate::common::registry::client(Some(&reg.addr), None, &docker);
     let hex = crate::common::registry::push_image_with(&client, &reg.addr, REPO);
     let (pod, _) = pod_for_existing(&reg, &hex);
-    let out = attest_oci(
-        &pod,
-        &reg,
-        UID,
-        &["--docker-config", docker.to_str().unwrap()],
-    );
+    let out = attest_oci(&pod, &reg, UID)
+        .flag("--docker-config", &docker)
+        .run();
     ok(&out);
     let image = format!("{}/{REPO}@sha256:{hex}", reg.addr);
     verify(
@@ -440,12 +392,9 @@ fn token_auth_registry_with_credentials_from_docker_config() {
         "robot",
         "wrong",
     );
-    let out = attest_oci(
-        &pod,
-        &reg,
-        "11111111-0000-0000-0000-000000000000",
-        &["--docker-config", bad.to_str().unwrap()],
-    );
+    let out = attest_oci(&pod, &reg, "11111111-0000-0000-0000-000000000000")
+        .flag("--docker-config", &bad)
+        .run();
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("token request") && stderr(&out).contains("401"),
@@ -549,25 +498,12 @@ fn credentials_never_go_to_another_host() {
     pod.result("IMAGE_URL", &format!("{stub_addr}/{REPO}\n"))
         .result("IMAGE_DIGEST", &format!("sha256:{DIGEST_A}\n"))
         .chainlet_key("pw");
-    let out = chainlet(&[
-        "attest",
-        "--results-dir",
-        &pod.s("results"),
-        "--signing-secrets",
-        &pod.s("secrets"),
-        "--taskrun-name",
-        "tr",
-        "--taskrun-uid",
-        UID,
-        "--insecure-registry",
-        &stub_addr,
-        "--docker-config",
-        docker.to_str().unwrap(),
-        "--set",
-        "artifacts.taskrun.storage=oci",
-        "--set",
-        "artifacts.oci.storage=oci",
-    ]);
+    let out = Attest::new(&pod)
+        .taskrun("tr", UID)
+        .flag("--insecure-registry", &stub_addr)
+        .flag("--docker-config", &docker)
+        .storage_oci()
+        .run();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("another host"), "{}", stderr(&out));
     let seen = seen_at_other.lock().unwrap();
@@ -600,7 +536,7 @@ fn an_index_at_the_tag_fails_the_run_before_any_tag_is_written() {
             "application/vnd.oci.image.index.v1+json",
         )
         .unwrap();
-    let out = attest_oci(&pod, &reg, UID, &[]);
+    let out = attest_oci(&pod, &reg, UID).run();
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("refusing to overwrite"),
@@ -633,12 +569,9 @@ fn a_token_endpoint_503_burst_is_retried() {
     // A second burst for chainlet's own run.
     proxy.refused.store(0, std::sync::atomic::Ordering::SeqCst);
     let (pod, _) = pod_for_existing(&reg, &hex);
-    ok(&attest_oci(
-        &pod,
-        &reg,
-        UID,
-        &["--docker-config", docker.to_str().unwrap()],
-    ));
+    ok(&attest_oci(&pod, &reg, UID)
+        .flag("--docker-config", &docker)
+        .run());
     assert_eq!(proxy.refused.load(std::sync::atomic::Ordering::SeqCst), 2);
     verify(
         &pod.path("secrets/cosign.pub"),

@@ -6,7 +6,6 @@
 //! Tekton creates them.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::common::apiserver::NAMESPACE;
@@ -24,24 +23,11 @@ const CHILD_FINISHED: &str = "2026-01-02T03:06:00Z";
 const BUSYBOX: &str = "186312fcf3f381b5fc1dd80b1afc0d316f3ed39fb4add8ff900d1f0c7c49a92c";
 const IMAGE_DIGEST: &str = "05f95b26ed10668b7183c1e2da98610e91372fa9f510046d4ce5812addad86b5";
 
-/// The example's YAML as JSON (python3's yaml module, which the lint already needs).
+/// The example's YAML as JSON.
 fn example(fx: &Path) -> Value {
-    let yaml =
-        std::fs::read(fx.join("chains/examples/pipelineruns/pipeline-output-image.yaml")).unwrap();
-    let mut child = Command::new("/usr/bin/python3")
-        .args([
-            "-c",
-            "import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 with the yaml module (apt-get install python3-yaml)");
-    use std::io::Write as _;
-    child.stdin.take().unwrap().write_all(&yaml).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    serde_json::from_slice(&out.stdout).unwrap()
+    yaml_to_json(
+        &std::fs::read(fx.join("chains/examples/pipelineruns/pipeline-output-image.yaml")).unwrap(),
+    )
 }
 
 /// The PipelineRun while its finally task runs, with the webhook's defaults, and its finished
@@ -130,9 +116,7 @@ fn expected_in(fx: &Path, format: &str, uid: &str) -> Value {
 /// A pod with Chains' e2e cosign key.
 fn pod_with_key(fx: &Path) -> Pod {
     let pod = Pod::new();
-    let keys = fx.join("chains/test/testdata");
-    pod.secret_from("cosign.key", &keys.join("cosign.key"))
-        .secret_from("cosign.password", &keys.join("cosign.password"));
+    pod.chains_key(fx);
     pod
 }
 
@@ -149,49 +133,25 @@ fn setup(fx: &Path) -> Option<(Pod, KubeApi, String)> {
 
 /// `chainlet attest --pipelinerun` for the PipelineRun with `uid`, with the API server's
 /// environment when there is one.
-fn attest(pod: &Pod, api: Option<&KubeApi>, uid: &str, extra: &[&str]) -> std::process::Output {
-    let mut args: Vec<String> = [
-        "attest",
-        "--pipelinerun",
-        "--pipelinerun-name",
-        PR_NAME,
-        "--pipelinerun-uid",
-        uid,
-        "--taskrun-name",
-        &format!("{PR_NAME}-attest"),
-        "--namespace",
-        api.map_or(NAMESPACE, |a| a.namespace.as_str()),
-        "--signing-secrets",
-        &pod.s("secrets"),
-        "--finished-on",
-        FINISHED,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let env = api.map(KubeApi::env).unwrap_or_default();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    chainlet_env(&refs, &env)
+fn attest(pod: &Pod, api: Option<&KubeApi>, uid: &str) -> Attest {
+    let attest = Attest::new(pod)
+        .pipelinerun(PR_NAME, uid)
+        .flag("--taskrun-name", format!("{PR_NAME}-attest"))
+        .flag("--finished-on", FINISHED);
+    match api {
+        Some(api) => attest.api(api),
+        None => attest.flag("--namespace", NAMESPACE),
+    }
 }
 
-fn to_files(pod: &Pod) -> Vec<String> {
-    vec![
-        "--output-dir".into(),
-        pod.s("out"),
-        "--set".into(),
-        "artifacts.pipelinerun.storage=file".into(),
-    ]
+/// Storage `file` for the PipelineRun, into the pod's `out/`.
+fn to_files(attest: Attest) -> Attest {
+    attest.out().storage("pipelinerun", "file")
 }
 
 fn statement(pod: &Pod, uid: &str) -> Value {
     let path = pod.path(&format!("out/pipelinerun-{uid}/statement.json"));
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
-
-fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
 }
 
 #[test]
@@ -200,7 +160,7 @@ fn finally_task_payload_is_chains_e2e_expectation() {
     let Some((pod, api, uid)) = setup(&fx) else {
         return;
     };
-    ok(&attest(&pod, Some(&api), &uid, &strs(&to_files(&pod))));
+    ok(&to_files(attest(&pod, Some(&api), &uid)).run());
     let mut ours = statement(&pod, &uid);
     // Chains' e2e comparison leaves internalParameters out (feature flags vary by cluster).
     let internal = ours["predicate"]["buildDefinition"]
@@ -244,12 +204,9 @@ fn finally_task_slsa_v1_payload_is_chains_e2e_expectation() {
     let Some((pod, api, uid)) = setup(&fx) else {
         return;
     };
-    let mut args = to_files(&pod);
-    args.extend([
-        "--set".into(),
-        "artifacts.pipelinerun.format=in-toto".into(),
-    ]);
-    ok(&attest(&pod, Some(&api), &uid, &strs(&args)));
+    ok(&to_files(attest(&pod, Some(&api), &uid))
+        .format("pipelinerun", "in-toto")
+        .run());
     let mut ours = statement(&pod, &uid);
     // The labels Chains' comparison leaves out are there: the child's own, in its invocation.
     assert_eq!(
@@ -275,17 +232,10 @@ fn deep_inspection_adds_the_childrens_results_and_storage_tekton_patches_the_pip
     api.set_taskrun_status(&format!("{PR_NAME}-buildimage"), tr["status"].clone());
     let child_before = api.taskrun(&format!("{PR_NAME}-buildimage"));
     let before = api.pipelinerun(PR_NAME);
-    ok(&attest(
-        &pod,
-        Some(&api),
-        &uid,
-        &[
-            "--set",
-            "artifacts.pipelinerun.storage=tekton",
-            "--set",
-            "artifacts.pipelinerun.enable-deep-inspection=true",
-        ],
-    ));
+    ok(&attest(&pod, Some(&api), &uid)
+        .storage("pipelinerun", "tekton")
+        .set("artifacts.pipelinerun.enable-deep-inspection=true")
+        .run());
     let ann = api.pipelinerun(PR_NAME)["metadata"]["annotations"].clone();
     assert_eq!(ann["chains.tekton.dev/signed"], "true");
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -330,20 +280,16 @@ fn deep_inspection_adds_the_childrens_results_and_storage_tekton_patches_the_pip
 fn without_the_api_the_finally_task_passes_the_results() {
     let Some(fx) = fixtures() else { return };
     let pod = pod_with_key(&fx);
-    let mut args = to_files(&pod);
-    args.extend([
-        "--pipeline-result".into(),
-        "IMAGE_URL=gcr.io/foo/bar".into(),
-        "--pipeline-result".into(),
-        format!("IMAGE_DIGEST=sha256:{IMAGE_DIGEST}"),
-        "--param".into(),
-        "CHAINS-GIT_URL=https://my-git-url".into(),
-        "--param".into(),
-        "CHAINS-GIT_COMMIT=my-git-commit".into(),
-        "--started-on".into(),
-        STARTED.into(),
-    ]);
-    ok(&attest(&pod, None, PR_UID, &strs(&args)));
+    let passed = to_files(attest(&pod, None, PR_UID))
+        .flag("--pipeline-result", "IMAGE_URL=gcr.io/foo/bar")
+        .flag(
+            "--pipeline-result",
+            format!("IMAGE_DIGEST=sha256:{IMAGE_DIGEST}"),
+        )
+        .flag("--param", "CHAINS-GIT_URL=https://my-git-url")
+        .flag("--param", "CHAINS-GIT_COMMIT=my-git-commit")
+        .flag("--started-on", STARTED);
+    ok(&passed.run());
     let ours = statement(&pod, PR_UID);
     let want = expected(&fx, PR_UID);
     assert_eq!(ours["subject"], want["subject"]);
@@ -359,11 +305,9 @@ fn without_the_api_the_finally_task_passes_the_results() {
 
     // Deep inspection needs the children, which only the API has.
     std::fs::remove_dir_all(pod.path("out")).unwrap();
-    args.extend([
-        "--set".into(),
-        "artifacts.pipelinerun.enable-deep-inspection=true".into(),
-    ]);
-    let out = attest(&pod, None, PR_UID, &strs(&args));
+    let out = passed
+        .set("artifacts.pipelinerun.enable-deep-inspection=true")
+        .run();
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("enable-deep-inspection needs the child TaskRuns"),
@@ -407,9 +351,9 @@ fn results_after_the_separator_are_taken_whole() {
     let other = "1111111111111111111111111111111111111111111111111111111111111111";
     // What a Tekton array param gives: one argument per element, line breaks kept.
     let images = format!("gcr.io/foo/bar@sha256:{IMAGE_DIGEST}\ngcr.io/foo/baz@sha256:{other}");
-    let mut args = to_files(&pod);
-    args.extend(["--".into(), format!("IMAGES={images}")]);
-    ok(&attest(&pod, None, PR_UID, &strs(&args)));
+    ok(&to_files(attest(&pod, None, PR_UID))
+        .args(["--".to_owned(), format!("IMAGES={images}")])
+        .run());
     let names: Vec<String> = statement(&pod, PR_UID)["subject"]
         .as_array()
         .unwrap()

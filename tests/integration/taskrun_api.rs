@@ -40,9 +40,7 @@ fn setup(fx: &Path, object: Value) -> Option<(Pod, KubeApi, String)> {
     let api = KubeApi::start()?;
     let pod = Pod::new();
     std::fs::create_dir_all(pod.path("steps")).unwrap();
-    let keys = fx.join("chains/test/testdata");
-    pod.secret_from("cosign.key", &keys.join("cosign.key"))
-        .secret_from("cosign.password", &keys.join("cosign.password"));
+    pod.chains_key(fx);
     let uid = api.create_taskrun(object);
     Some((pod, api, uid))
 }
@@ -97,50 +95,18 @@ fn fake_setup() -> (Pod, ApiServer) {
     (pod, api)
 }
 
-/// `chainlet attest` in the pod, with the API server's environment.
-fn attest(pod: &Pod, api: &dyn PodApi, uid: &str, extra: &[&str]) -> std::process::Output {
-    let mut args: Vec<String> = [
-        "attest",
-        "--results-dir",
-        &pod.s("results"),
-        "--steps-dir",
-        &pod.s("steps"),
-        "--signing-secrets",
-        &pod.s("secrets"),
-        "--taskrun-name",
-        FIXTURE_NAME,
-        "--taskrun-uid",
-        uid,
-        "--namespace",
-        api.namespace(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let env = api.env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    chainlet_env(&refs, &env)
+/// `chainlet attest` in the pod for the TaskRun with `uid`, with the API server's environment.
+fn attest(pod: &Pod, api: &dyn PodApi, uid: &str) -> Attest {
+    Attest::new(pod).taskrun(FIXTURE_NAME, uid).api(api)
 }
 
-fn file_storage<'a>(pod: &'a Pod, format: &'a str) -> Vec<String> {
-    vec![
-        "--output-dir".into(),
-        pod.s("out"),
-        "--set".into(),
-        "artifacts.taskrun.storage=file".into(),
-        "--set".into(),
-        "artifacts.oci.storage=file".into(),
-        "--set".into(),
-        format!("artifacts.taskrun.format={format}"),
-        "--set".into(),
-        "builder.id=test_builder-1".into(),
-    ]
-}
-
-fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
+/// Storage `file` into the pod's `out/`, the TaskRun in `format`, and the builder ID of Chains'
+/// tests.
+fn file_storage(attest: Attest, format: &str) -> Attest {
+    attest
+        .storage_file()
+        .format("taskrun", format)
+        .set("builder.id=test_builder-1")
 }
 
 #[test]
@@ -149,8 +115,7 @@ fn slsa_v1_payload_from_the_api_is_chains_payload_byte_for_byte() {
     let Some((pod, api, uid)) = setup(&fx, recorded(&fx, "pipeline-v1/taskrun1.json")) else {
         return;
     };
-    let args = file_storage(&pod, "slsa/v1");
-    ok(&attest(&pod, &api, &uid, &strs(&args)));
+    ok(&file_storage(attest(&pod, &api, &uid), "slsa/v1").run());
     let ours =
         std::fs::read_to_string(pod.path(&format!("out/taskrun-{uid}/statement.json"))).unwrap();
     // TestTaskRunCreatePayload1 in Chains' slsa/v1 tests, as protojson writes it.
@@ -189,16 +154,12 @@ fn slsa_v2alpha4_payload_from_the_api_is_chains_payload() {
     let Some((pod, api, uid)) = setup(&fx, recorded(&fx, "slsa-v2alpha4/taskrun1.json")) else {
         return;
     };
-    let mut args = file_storage(&pod, "slsa/v2alpha4");
     let digest_file = pod.s("statement-digest");
     let subjects_file = pod.s("subjects");
-    args.extend([
-        "--write-result".into(),
-        format!("statement-digest={digest_file}"),
-        "--write-result".into(),
-        format!("subjects={subjects_file}"),
-    ]);
-    ok(&attest(&pod, &api, &uid, &strs(&args)));
+    ok(&file_storage(attest(&pod, &api, &uid), "slsa/v2alpha4")
+        .flag("--write-result", format!("statement-digest={digest_file}"))
+        .flag("--write-result", format!("subjects={subjects_file}"))
+        .run());
     let bytes = std::fs::read(pod.path(&format!("out/taskrun-{uid}/statement.json"))).unwrap();
     let ours: Value = serde_json::from_slice(&bytes).unwrap();
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
@@ -307,19 +268,11 @@ fn storage_tekton_annotations_verify_with_cosign_as_chains_docs_say() {
         return;
     };
     let before = api.taskrun(FIXTURE_NAME);
-    ok(&attest(
-        &pod,
-        &api,
-        &uid,
-        &[
-            "--set",
-            "artifacts.taskrun.storage=tekton",
-            "--set",
-            "artifacts.taskrun.format=slsa/v1",
-            "--set",
-            "artifacts.oci.storage=tekton",
-        ],
-    ));
+    ok(&attest(&pod, &api, &uid)
+        .storage("taskrun", "tekton")
+        .format("taskrun", "slsa/v1")
+        .storage("oci", "tekton")
+        .run());
     let ann = annotations(&api);
     let key = format!("taskrun-{uid}");
     assert_eq!(ann["chains.tekton.dev/signed"], "true");
@@ -407,19 +360,11 @@ fn format_tekton_signs_the_status_as_the_api_returned_it() {
     let Some((pod, api, uid)) = inline_setup() else {
         return;
     };
-    ok(&attest(
-        &pod,
-        &api,
-        &uid,
-        &[
-            "--set",
-            "artifacts.taskrun.storage=tekton",
-            "--set",
-            "artifacts.taskrun.format=tekton",
-            "--set",
-            "artifacts.oci.signer=none",
-        ],
-    ));
+    ok(&attest(&pod, &api, &uid)
+        .storage("taskrun", "tekton")
+        .format("taskrun", "tekton")
+        .set("artifacts.oci.signer=none")
+        .run());
     let ann = annotations(&api);
     let key = format!("taskrun-{uid}");
     let payload = decode(&ann[&format!("chains.tekton.dev/payload-{key}")]);
@@ -437,19 +382,11 @@ fn without_patch_permission_the_error_names_it_and_nothing_is_written() {
     };
     let before = api.taskrun(FIXTURE_NAME);
     api.deny("patch");
-    let out = attest(
-        &pod,
-        &api,
-        &uid,
-        &[
-            "--output-dir",
-            &pod.s("out"),
-            "--set",
-            "artifacts.taskrun.storage=tekton,file",
-            "--set",
-            "artifacts.oci.storage=tekton",
-        ],
-    );
+    let out = attest(&pod, &api, &uid)
+        .out()
+        .storage("taskrun", "tekton,file")
+        .storage("oci", "tekton")
+        .run();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -475,21 +412,12 @@ fn a_failed_backend_marks_the_taskrun_failed_and_never_signed() {
         return;
     };
     // Nothing listens on port 1: storage oci fails after its retries.
-    let out = attest(
-        &pod,
-        &api,
-        &uid,
-        &[
-            "--registry-timeout",
-            "1",
-            "--set",
-            "artifacts.taskrun.storage=oci,tekton",
-            "--set",
-            "storage.oci.repository=127.0.0.1:1/signatures",
-            "--set",
-            "storage.oci.repository.insecure=true",
-        ],
-    );
+    let out = attest(&pod, &api, &uid)
+        .flag("--registry-timeout", "1")
+        .storage("taskrun", "oci,tekton")
+        .set("storage.oci.repository=127.0.0.1:1/signatures")
+        .set("storage.oci.repository.insecure=true")
+        .run();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let ann = annotations(&api);
     assert_eq!(ann["chains.tekton.dev/signed"], "failed");
@@ -512,8 +440,8 @@ fn reading_the_taskrun_refused_is_a_warning_in_auto_mode_and_an_error_when_requi
         return;
     };
     api.deny("get");
-    let args = file_storage(&pod, "slsa/v1");
-    let out = attest(&pod, &api, &uid, &strs(&args));
+    let to_files = file_storage(attest(&pod, &api, &uid), "slsa/v1");
+    let out = to_files.run();
     ok(&out);
     assert!(stderr(&out).contains("may not get"), "{}", stderr(&out));
     let statement: Value = serde_json::from_slice(
@@ -523,9 +451,7 @@ fn reading_the_taskrun_refused_is_a_warning_in_auto_mode_and_an_error_when_requi
     assert_eq!(statement["predicate"]["buildConfig"]["steps"], json!([]));
 
     std::fs::remove_dir_all(pod.path("out")).unwrap();
-    let mut args = args;
-    args.extend(["--taskrun-api".into(), "on".into()]);
-    let out = attest(&pod, &api, &uid, &strs(&args));
+    let out = to_files.flag("--taskrun-api", "on").run();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("may not get"), "{}", stderr(&out));
     assert!(!pod.path("out").exists());
@@ -536,13 +462,11 @@ fn a_taskrun_with_another_uid_is_refused() {
     let Some((pod, api, _)) = inline_setup() else {
         return;
     };
-    let args = file_storage(&pod, "slsa/v1");
-    let out = attest(
-        &pod,
-        &api,
-        "11111111-2222-3333-4444-555555555555",
-        &strs(&args),
-    );
+    let out = file_storage(
+        attest(&pod, &api, "11111111-2222-3333-4444-555555555555"),
+        "slsa/v1",
+    )
+    .run();
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("another run took the name"),
@@ -561,26 +485,16 @@ fn an_unreachable_api_server_is_a_warning_when_nothing_needs_it() {
     let port = closed.local_addr().unwrap().port().to_string();
     drop(closed);
     let sa = api.sa_dir.display().to_string();
-    let env = [
-        ("KUBERNETES_SERVICE_HOST", "127.0.0.1"),
-        ("KUBERNETES_SERVICE_PORT", port.as_str()),
-        ("CHAINLET_SERVICEACCOUNT_DIR", sa.as_str()),
-    ];
-    let mut args = vec![
-        "attest".to_owned(),
-        "--results-dir".into(),
-        pod.s("results"),
-        "--signing-secrets".into(),
-        pod.s("secrets"),
-        "--taskrun-name".into(),
-        FIXTURE_NAME.into(),
-        "--taskrun-uid".into(),
-        FIXTURE_UID.into(),
-        "--registry-timeout".into(),
-        "1".into(),
-    ];
-    args.extend(file_storage(&pod, "slsa/v2alpha4"));
-    let out = chainlet_env(&strs(&args), &env);
+    let attest = file_storage(
+        Attest::new(&pod)
+            .taskrun(FIXTURE_NAME, FIXTURE_UID)
+            .flag("--registry-timeout", "1"),
+        "slsa/v2alpha4",
+    )
+    .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+    .env("KUBERNETES_SERVICE_PORT", &port)
+    .env("CHAINLET_SERVICEACCOUNT_DIR", &sa);
+    let out = attest.run();
     ok(&out);
     assert!(
         stderr(&out).contains("going on with what the pod sees"),
@@ -590,11 +504,7 @@ fn an_unreachable_api_server_is_a_warning_when_nothing_needs_it() {
 
     // Storage tekton needs it: then it is an error.
     std::fs::remove_dir_all(pod.path("out")).unwrap();
-    args.extend([
-        "--set".into(),
-        "artifacts.taskrun.storage=tekton,file".into(),
-    ]);
-    let out = chainlet_env(&strs(&args), &env);
+    let out = attest.storage("taskrun", "tekton,file").run();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(!pod.path("out").exists());
 }
@@ -614,8 +524,8 @@ fn steps_that_have_not_started_are_left_out_of_a_running_taskrun() {
         .unwrap()
         .push(json!({"name": "later", "container": "step-later", "imageID": ""}));
     api.set_taskrun_status(FIXTURE_NAME, running["status"].clone());
-    let args = file_storage(&pod, "slsa/v2alpha4");
-    let out = attest(&pod, &api, &uid, &strs(&args));
+    let to_files = file_storage(attest(&pod, &api, &uid), "slsa/v2alpha4");
+    let out = to_files.run();
     ok(&out);
     assert!(stderr(&out).contains("not started yet"), "{}", stderr(&out));
     let statement: Value = serde_json::from_slice(
@@ -639,7 +549,7 @@ fn steps_that_have_not_started_are_left_out_of_a_running_taskrun() {
         .push(json!({"name": "later", "imageID": ""}));
     api.set_taskrun_status(FIXTURE_NAME, finished["status"].clone());
     std::fs::remove_dir_all(pod.path("out")).unwrap();
-    let out = attest(&pod, &api, &uid, &strs(&args));
+    let out = to_files.run();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("container later"), "{}", stderr(&out));
     assert!(!pod.path("out").exists());
@@ -650,19 +560,11 @@ fn an_api_server_that_is_briefly_unavailable_is_retried() {
     // A 503 burst on demand: the hand-written fake.
     let (pod, api) = fake_setup();
     api.unavailable_for(2);
-    let out = attest(
-        &pod,
-        &api,
-        FIXTURE_UID,
-        &[
-            "--taskrun-api",
-            "on",
-            "--set",
-            "artifacts.taskrun.storage=tekton",
-            "--set",
-            "artifacts.oci.storage=tekton",
-        ],
-    );
+    let out = attest(&pod, &api, FIXTURE_UID)
+        .flag("--taskrun-api", "on")
+        .storage("taskrun", "tekton")
+        .storage("oci", "tekton")
+        .run();
     ok(&out);
     let gets = api.seen().iter().filter(|s| s.method == "GET").count();
     assert_eq!(gets, 3, "two 503s, then the TaskRun");
@@ -678,17 +580,10 @@ fn a_token_the_api_server_rejects_is_named_and_nothing_is_written() {
     let before = api.taskrun(FIXTURE_NAME);
     // The mounted token is no longer one the API server (its front proxy) accepts.
     std::fs::write(api.sa_dir.join("token"), "an-expired-token\n").unwrap();
-    let out = attest(
-        &pod,
-        &api,
-        &uid,
-        &[
-            "--output-dir",
-            &pod.s("out"),
-            "--set",
-            "artifacts.taskrun.storage=tekton,file",
-        ],
-    );
+    let out = attest(&pod, &api, &uid)
+        .out()
+        .storage("taskrun", "tekton,file")
+        .run();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("rejected the service-account token"), "{err}");
@@ -707,17 +602,10 @@ fn a_taskrun_replaced_under_the_same_name_before_the_patch_is_left_alone() {
     // Between chainlet's read and its patch, the TaskRun is deleted and another one created
     // under its name: the API server refuses the patch that carries the first one's UID.
     api.replace_taskrun_before_patch(inline_taskrun());
-    let out = attest(
-        &pod,
-        &api,
-        &uid,
-        &[
-            "--output-dir",
-            &pod.s("out"),
-            "--set",
-            "artifacts.taskrun.storage=tekton,file",
-        ],
-    );
+    let out = attest(&pod, &api, &uid)
+        .out()
+        .storage("taskrun", "tekton,file")
+        .run();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("metadata.uid"), "{err}");

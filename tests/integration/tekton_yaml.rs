@@ -5,32 +5,13 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use crate::common::*;
 use serde_json::Value;
 
-/// A YAML file as JSON (python3's yaml module, which the YAML lint needs anyway).
+/// A YAML file as JSON.
 fn yaml(path: &Path) -> Value {
-    let mut child = Command::new("/usr/bin/python3")
-        .args([
-            "-c",
-            "import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 with the yaml module (apt-get install python3-yaml)");
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&std::fs::read(path).unwrap())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    serde_json::from_slice(&out.stdout).unwrap()
+    yaml_to_json(&std::fs::read(path).unwrap())
 }
 
 fn tasks_file(name: &str) -> std::path::PathBuf {

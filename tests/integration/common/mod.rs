@@ -2,6 +2,7 @@
 //! cosign binary, and pod directories.
 
 pub mod apiserver;
+pub mod attest;
 pub mod fault;
 pub mod kubeapi;
 pub mod registry;
@@ -9,7 +10,9 @@ pub mod token;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+
+pub use attest::Attest;
 
 pub const DIGEST_A: &str = "05f95b26ed10668b7183c1e2da98610e91372fa9f510046d4ce5812addad86b5";
 pub const DIGEST_B: &str = "2996854378975c2f8011ddf0526975d1aaf1790b404da7aad4bf25293055bc8b";
@@ -86,34 +89,32 @@ pub fn chainlet(args: &[&str]) -> Output {
 }
 
 pub fn chainlet_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = command();
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("chainlet runs")
+}
+
+/// The chainlet binary with logs at warn and nothing of the caller's environment that steers
+/// chainlet in a test.
+pub fn command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chainlet"));
-    // Nothing of the caller's environment steers chainlet in a test.
     for (var, _) in std::env::vars_os() {
         if var.to_string_lossy().starts_with("CHAINLET_") {
             cmd.env_remove(var);
         }
     }
-    cmd.args(args).env("CHAINLET_LOG_LEVEL", "warn");
+    cmd.env("CHAINLET_LOG_LEVEL", "warn");
     for var in [
-        "CHAINLET_RESULTS_DIR",
-        "CHAINLET_SIGNING_SECRETS",
-        "CHAINLET_CONFIG_DIR",
-        "CHAINLET_SET",
-        "CHAINLET_OUTPUT_DIR",
-        "CHAINLET_STEPS_DIR",
-        "CHAINLET_TASKRUN_API",
-        "CHAINLET_SERVICEACCOUNT_DIR",
-        "CHAINLET_WRITE_RESULTS",
         "KUBERNETES_SERVICE_HOST",
         "KUBERNETES_SERVICE_PORT",
         "COSIGN_PASSWORD",
     ] {
         cmd.env_remove(var);
     }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("chainlet runs")
+    cmd
 }
 
 /// Asserts success and returns stdout.
@@ -217,34 +218,16 @@ impl Pod {
             .result("CHAINS-GIT_COMMIT", "0123456789abcdef0123456789abcdef01234567")
     }
 
-    /// `chainlet attest` fully offline into `out/`, with extra arguments.
+    /// `chainlet attest` fully offline into `out/` ([`Attest::offline`]), with extra arguments.
     pub fn attest(&self, extra: &[&str]) -> Output {
-        let mut args: Vec<String> = vec![
-            "attest".into(),
-            "--results-dir".into(),
-            self.s("results"),
-            "--steps-dir".into(),
-            self.s("steps"),
-            "--signing-secrets".into(),
-            self.s("secrets"),
-            "--output-dir".into(),
-            self.s("out"),
-            "--taskrun-uid".into(),
-            UID.into(),
-            "--taskrun-name".into(),
-            "build-run".into(),
-            "--set".into(),
-            "artifacts.taskrun.storage=file".into(),
-            "--set".into(),
-            "artifacts.oci.storage=file".into(),
-            "--started-on".into(),
-            "2026-01-02T03:04:05Z".into(),
-            "--finished-on".into(),
-            "2026-01-02T03:05:06Z".into(),
-        ];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        chainlet(&refs)
+        Attest::offline(self).args(extra).run()
+    }
+
+    /// Chains' e2e cosign key (`chains/test/testdata` of the fixtures `fx`, password "p").
+    pub fn chains_key(&self, fx: &Path) -> &Self {
+        let keys = fx.join("chains/test/testdata");
+        self.secret_from("cosign.key", &keys.join("cosign.key"))
+            .secret_from("cosign.password", &keys.join("cosign.password"))
     }
 
     pub fn envelope_path(&self) -> PathBuf {
@@ -347,4 +330,22 @@ pub fn openssl(dir: &Path, args: &[&str]) {
         "openssl {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A YAML document as JSON (python3's yaml module, which the YAML lint needs anyway).
+pub fn yaml_to_json(yaml: &[u8]) -> serde_json::Value {
+    let mut child = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 with the yaml module (apt-get install python3-yaml)");
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(yaml).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
 }
