@@ -6,7 +6,7 @@
 //! to the test where nothing listens.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -130,49 +130,11 @@ impl ApiServer {
 }
 
 fn serve(stream: impl Read + Write, state: &Mutex<State>) {
-    let mut reader = BufReader::new(stream);
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut parts = request_line.split_whitespace();
-        let method = parts.next().unwrap_or("").to_owned();
-        let target = parts.next().unwrap_or("").to_owned();
-        let mut headers = BTreeMap::new();
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':') {
-                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-            }
-        }
-        let len: usize = headers
-            .get("content-length")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let mut body = vec![0; len];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        let (status, answer) = handle(state, &method, &target, &headers, body);
-        let text = serde_json::to_vec(&answer).unwrap();
-        let stream = reader.get_mut();
-        let head = format!(
-            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            text.len()
-        );
-        if stream.write_all(head.as_bytes()).is_err() || stream.write_all(&text).is_err() {
-            return;
-        }
-        let _ = stream.flush();
-    }
+    super::http::serve(stream, |r| {
+        let (status, answer) = handle(state, &r.method, &r.target, &r.headers, r.body);
+        let body = serde_json::to_vec(&answer).unwrap();
+        (status, "application/json".into(), body)
+    });
 }
 
 fn status(code: u16, reason: &str, message: String) -> (u16, Value) {

@@ -20,7 +20,7 @@
 //! under `CI=true`, where it fails.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
@@ -770,48 +770,9 @@ fn status(code: u16, reason: &str, message: String, details: Value) -> (u16, Str
 
 impl Proxy {
     fn serve(&self, stream: impl Read + Write) {
-        let mut reader = BufReader::new(stream);
-        loop {
-            let mut request_line = String::new();
-            if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-                return;
-            }
-            let mut parts = request_line.split_whitespace();
-            let method = parts.next().unwrap_or("").to_owned();
-            let target = parts.next().unwrap_or("").to_owned();
-            let mut headers = BTreeMap::new();
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    return;
-                }
-                let line = line.trim_end();
-                if line.is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = line.split_once(':') {
-                    headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-                }
-            }
-            let len: usize = headers
-                .get("content-length")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            let mut body = vec![0; len];
-            if reader.read_exact(&mut body).is_err() {
-                return;
-            }
-            let (code, content_type, answer) = self.handle(&method, &target, &headers, body);
-            let stream = reader.get_mut();
-            let head = format!(
-                "HTTP/1.1 {code} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-                answer.len()
-            );
-            if stream.write_all(head.as_bytes()).is_err() || stream.write_all(&answer).is_err() {
-                return;
-            }
-            let _ = stream.flush();
-        }
+        super::http::serve(stream, |r| {
+            self.handle(&r.method, &r.target, &r.headers, r.body)
+        });
     }
 
     fn handle(

@@ -4,6 +4,7 @@
 pub mod apiserver;
 pub mod attest;
 pub mod fault;
+pub mod http;
 pub mod kubeapi;
 pub mod registry;
 pub mod token;
