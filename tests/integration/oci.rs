@@ -289,7 +289,7 @@ fn a_client_error_fails_at_once() {
 #[test]
 fn htpasswd_over_tls_with_credentials_from_docker_config() {
     let work = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = crate::common::registry::make_tls(work.path());
+    let (ca, cert, key) = crate::common::tls::make_tls(work.path());
     let htpasswd = work.path().join("htpasswd");
     let out = Command::new("htpasswd")
         .args(["-Bbn", "ci-user", "s3cret-pass"])

@@ -47,7 +47,7 @@ impl ApiServer {
     pub fn start(dir: &Path) -> Self {
         let tls_dir = dir.join("apiserver-tls");
         std::fs::create_dir_all(&tls_dir).unwrap();
-        let (ca, cert, key) = super::registry::make_tls(&tls_dir);
+        let (ca, cert, key) = super::tls::make_tls(&tls_dir);
         let sa_dir = dir.join("serviceaccount");
         std::fs::create_dir_all(&sa_dir).unwrap();
         std::fs::copy(&ca, sa_dir.join("ca.crt")).unwrap();

@@ -212,40 +212,13 @@ impl Server {
 
         // One CA for everything: the API server's and the proxy's serving certificate (for
         // 127.0.0.1) and the proxy's client certificate in group system:masters.
-        let (ca, cert, key) = super::registry::make_tls(&dir);
-        let run = |args: &[&str]| super::openssl(&dir, args);
-        run(&[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "client.key",
-            "-out",
-            "client.csr",
-            "-subj",
+        let (ca, cert, key) = super::tls::make_tls(&dir);
+        let (client_crt, client_key) = super::tls::signed_by_ca(
+            &dir,
+            "client",
             "/O=system:masters/CN=chainlet-test-proxy",
-        ]);
-        std::fs::write(dir.join("client.cnf"), "extendedKeyUsage=clientAuth\n").unwrap();
-        run(&[
-            "x509",
-            "-req",
-            "-in",
-            "client.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "client.crt",
-            "-days",
-            "2",
-            "-extfile",
-            "client.cnf",
-        ]);
+            "extendedKeyUsage=clientAuth\n",
+        );
         // Without a kubeconfig the server wants in-cluster configuration; this one points
         // nowhere (the delegated authentication and authorization are never asked: client
         // certificates in system:masters need neither).
@@ -304,8 +277,6 @@ impl Server {
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&api_log).unwrap());
         let api_pid = spawn_for_life(cmd)?;
-        let client_crt = dir.join("client.crt");
-        let client_key = dir.join("client.key");
         let agent = agent(&ca, Some((&client_crt, &client_key)));
         let base = format!("https://127.0.0.1:{port}");
         let server = Server {

@@ -20,26 +20,7 @@ pub struct TokenServer {
 impl TokenServer {
     /// Starts the server; only `user:password` gets tokens.
     pub fn start(dir: &Path, user: &'static str, password: &'static str) -> Self {
-        super::openssl(
-            dir,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                "token.key",
-                "-out",
-                "token.crt",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=token signer",
-            ],
-        );
+        super::tls::self_signed(dir, "token", "/CN=token signer");
         let key = p256::ecdsa::SigningKey::read_pkcs8_pem_file(dir.join("token.key")).unwrap();
         let cert_pem = std::fs::read_to_string(dir.join("token.crt")).unwrap();
         let cert_b64: String = cert_pem
