@@ -29,8 +29,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
 
 pub use super::apiserver::Seen;
@@ -457,20 +455,7 @@ impl KubeApi {
         std::fs::write(sa_dir.join("token"), format!("{token}\n")).unwrap();
         std::fs::write(sa_dir.join("namespace"), &namespace).unwrap();
 
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&server.cert)
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        let key = PrivateKeyDer::from_pem_file(&server.key).unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = Arc::new(
-            rustls::ServerConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_no_client_auth()
-                .with_single_cert(certs, key)
-                .unwrap(),
-        );
+        let tls = super::tls::server_config(&server.cert, &server.key);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(ProxyState::default()));

@@ -1,7 +1,11 @@
-//! Test certificates, made with openssl: P-256 keys, a CA, and certificates it signs, valid
-//! for two days.
+//! Test certificates, made with openssl (P-256 keys, a CA, and certificates it signs, valid
+//! for two days), and the TLS configuration the test servers serve them with.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// A CA and a server certificate for 127.0.0.1 signed by it: (ca.crt, server.crt, server.key)
 /// in `dir`.
@@ -14,6 +18,24 @@ pub fn make_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
         "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
     );
     (ca, cert, key)
+}
+
+/// A TLS server configuration serving the PEM certificate chain `cert` with the key `key`.
+pub fn server_config(cert: &Path, key: &Path) -> Arc<rustls::ServerConfig> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(key).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+    )
 }
 
 /// A new key `<name>.key` in `dir` and a self-signed `<name>.crt` for `subject`.
