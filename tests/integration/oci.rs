@@ -1,11 +1,13 @@
 //! Storage `oci` against a real registry (Debian's docker-registry), checked with the real
 //! cosign: `cosign verify` and `cosign verify-attestation` find and accept what chainlet wrote.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::common::fault::FaultProxy;
-use crate::common::registry::{Registry, layers, push_image};
+use crate::common::registry::{self, Registry, layers, push_image};
+use crate::common::tls::make_tls;
+use crate::common::token::TokenServer;
 use crate::common::*;
 
 const REPO: &str = "team/app";
@@ -289,7 +291,7 @@ fn a_client_error_fails_at_once() {
 #[test]
 fn htpasswd_over_tls_with_credentials_from_docker_config() {
     let work = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = crate::common::tls::make_tls(work.path());
+    let (ca, cert, key) = make_tls(work.path());
     let htpasswd = work.path().join("htpasswd");
     let out = Command::new("htpasswd")
         .args(["-Bbn", "ci-user", "s3cret-pass"])
@@ -303,14 +305,7 @@ fn htpasswd_over_tls_with_credentials_from_docker_config() {
         key.display(),
         htpasswd.display()
     ));
-    let docker = crate::common::registry::docker_config_for(
-        work.path(),
-        &reg.addr,
-        "ci-user",
-        "s3cret-pass",
-    );
-    let client = crate::common::registry::client(None, Some(&ca), &docker);
-    let hex = crate::common::registry::push_image_with(&client, &reg.addr, REPO);
+    let (docker, hex) = push_as(&reg, work.path(), ("ci-user", "s3cret-pass"), Some(&ca));
 
     let (pod, _) = pod_for_existing(&reg, &hex);
     let tls_run = Attest::new(&pod).taskrun("tls-run", UID).storage_oci();
@@ -368,12 +363,9 @@ fn htpasswd_over_tls_with_credentials_from_docker_config() {
 #[test]
 fn token_auth_registry_with_credentials_from_docker_config() {
     let work = tempfile::tempdir().unwrap();
-    let tokens = crate::common::token::TokenServer::start(work.path(), "robot", "t0ken-pass");
+    let tokens = TokenServer::start(work.path(), "robot", "t0ken-pass");
     let reg = Registry::start(&tokens.registry_config());
-    let docker =
-        crate::common::registry::docker_config_for(work.path(), &reg.addr, "robot", "t0ken-pass");
-    let client = crate::common::registry::client(Some(&reg.addr), None, &docker);
-    let hex = crate::common::registry::push_image_with(&client, &reg.addr, REPO);
+    let (docker, hex) = push_as(&reg, work.path(), ("robot", "t0ken-pass"), None);
     let (pod, _) = pod_for_existing(&reg, &hex);
     let out = attest_oci(&pod, &reg, UID)
         .flag("--docker-config", &docker)
@@ -386,12 +378,7 @@ fn token_auth_registry_with_credentials_from_docker_config() {
         &[("DOCKER_CONFIG", docker.to_str().unwrap())],
     );
     // Wrong credentials: the token server refuses, and the error says so.
-    let bad = crate::common::registry::docker_config_for(
-        &work.path().join("bad"),
-        &reg.addr,
-        "robot",
-        "wrong",
-    );
+    let bad = registry::docker_config_for(&work.path().join("bad"), &reg.addr, "robot", "wrong");
     let out = attest_oci(&pod, &reg, "11111111-0000-0000-0000-000000000000")
         .flag("--docker-config", &bad)
         .run();
@@ -402,6 +389,21 @@ fn token_auth_registry_with_credentials_from_docker_config() {
         stderr(&out)
     );
     assert!(!stderr(&out).contains("wrong"));
+}
+
+/// Pushes an image to `reg` as `user` (with the password, in a Docker config under `work`), over
+/// plain HTTP or, given `ca`, over TLS trusting it; returns the Docker config and the digest's
+/// hex.
+fn push_as(
+    reg: &Registry,
+    work: &Path,
+    (user, password): (&str, &str),
+    ca: Option<&Path>,
+) -> (PathBuf, String) {
+    let docker = registry::docker_config_for(work, &reg.addr, user, password);
+    let plain_http = ca.is_none().then_some(reg.addr.as_str());
+    let client = registry::client(plain_http, ca, &docker);
+    (docker, registry::push_image_with(&client, &reg.addr, REPO))
 }
 
 /// A pod for an image that is already in `reg`, with a cosign key (password "pw").
@@ -492,8 +494,7 @@ fn credentials_never_go_to_another_host() {
         }
     });
     let work = tempfile::tempdir().unwrap();
-    let docker =
-        crate::common::registry::docker_config_for(work.path(), &stub_addr, "ci-user", "pa55");
+    let docker = registry::docker_config_for(work.path(), &stub_addr, "ci-user", "pa55");
     let pod = Pod::new();
     pod.result("IMAGE_URL", &format!("{stub_addr}/{REPO}\n"))
         .result("IMAGE_DIGEST", &format!("sha256:{DIGEST_A}\n"))
@@ -520,7 +521,7 @@ fn an_index_at_the_tag_fails_the_run_before_any_tag_is_written() {
     let reg = Registry::plain();
     let (pod, hex) = pod_for(&reg);
     // Something that is not a cosign image manifest sits at the .sig tag.
-    let client = crate::common::registry::plain_client(&reg.addr);
+    let client = registry::plain_client(&reg.addr);
     let repo = chainlet::registry::Repo {
         registry: reg.addr.clone(),
         repository: REPO.into(),
@@ -552,15 +553,12 @@ fn an_index_at_the_tag_fails_the_run_before_any_tag_is_written() {
 #[test]
 fn a_token_endpoint_503_burst_is_retried() {
     let work = tempfile::tempdir().unwrap();
-    let tokens = crate::common::token::TokenServer::start(work.path(), "robot", "t0ken-pass");
+    let tokens = TokenServer::start(work.path(), "robot", "t0ken-pass");
     let proxy = FaultProxy::start(tokens.addr(), 2);
     let reg = Registry::start(
         &tokens.registry_config_with_realm(&format!("http://{}/token", proxy.addr)),
     );
-    let docker =
-        crate::common::registry::docker_config_for(work.path(), &reg.addr, "robot", "t0ken-pass");
-    let client = crate::common::registry::client(Some(&reg.addr), None, &docker);
-    let hex = crate::common::registry::push_image_with(&client, &reg.addr, REPO);
+    let (docker, hex) = push_as(&reg, work.path(), ("robot", "t0ken-pass"), None);
     assert_eq!(
         proxy.refused.load(std::sync::atomic::Ordering::SeqCst),
         2,
