@@ -1,4 +1,5 @@
 //! The `chainlet` binary: parse the command line, run, map the outcome to an exit code.
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 
