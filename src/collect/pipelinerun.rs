@@ -7,7 +7,7 @@
 //! `--pipeline-result` (the finally Task's params, e.g. `IMAGE_URL=$(tasks.build.results.IMAGE_URL)`).
 
 use super::api::{self, ApiPipelineRun, ApiTaskRun};
-use super::taskrun::{merged_params, run_times, same_uid};
+use super::taskrun::{cli_params, merged_params, run_times, same_uid};
 use super::{PipelineRecord, ResultValue, TaskResult};
 use crate::Failure;
 use crate::cli::{AttestArgs, TaskRunApi};
@@ -26,13 +26,7 @@ pub fn collect(
             .map(|s| ("--pipeline-result", s))
             .chain(args.pipeline_result_args.iter().map(|s| ("after --", s))),
     )?;
-    let mut cli_params = Vec::new();
-    for p in args.params.iter().filter(|p| !p.is_empty()) {
-        let (k, v) = p
-            .split_once('=')
-            .ok_or_else(|| Failure::usage(format!("--param {p:?}: expected NAME=VALUE")))?;
-        cli_params.push((k.to_owned(), v.to_owned()));
-    }
+    let cli_params = cli_params(args)?;
     let (api, children) = match kube {
         Some(k) => read_api(k, args, deep)?,
         None => (None, Vec::new()),

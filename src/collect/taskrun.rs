@@ -19,16 +19,7 @@ pub fn collect(
 ) -> Result<RunRecord, Failure> {
     super::check_uid(&args.taskrun_uid).map_err(Failure::usage)?;
     super::check_name(&args.taskrun_name).map_err(Failure::usage)?;
-    let cli_params = args
-        .params
-        .iter()
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            p.split_once('=')
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .ok_or_else(|| Failure::usage(format!("--param {p:?}: expected NAME=VALUE")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let cli_params = cli_params(args)?;
     let api = match kube {
         Some(k) => fetch_taskrun(k, args, api_required)?,
         None => None,
@@ -86,6 +77,19 @@ pub fn collect(
         finished_on: Some(finished_on),
         api,
     })
+}
+
+/// `--param NAME=VALUE` values, in order (blank entries of the environment form skipped).
+pub(super) fn cli_params(args: &AttestArgs) -> Result<Vec<(String, String)>, Failure> {
+    args.params
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| Failure::usage(format!("--param {p:?}: expected NAME=VALUE")))
+        })
+        .collect()
 }
 
 /// String params for `CHAINS-GIT_*`, in precedence order (later wins), then `--param`.

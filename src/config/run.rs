@@ -34,6 +34,16 @@ pub fn check(config: &Config, args: &AttestArgs) -> Result<(), Failure> {
         &[ArtifactType::TaskRun, ArtifactType::Oci]
     };
     config.check_supported(types).map_err(Failure::usage)?;
+    // A bad flag is bad usage whether or not this run reaches a registry.
+    for value in args
+        .insecure_registries
+        .iter()
+        .map(|r| r.trim())
+        .filter(|r| !r.is_empty())
+    {
+        crate::net::HostPort::parse(value)
+            .map_err(|e| Failure::usage(format!("--insecure-registry {value:?}: {e}")))?;
+    }
     if args.output_dir.is_none() && types.iter().any(|t| config.stores(*t, StorageName::File)) {
         return Err(Failure::usage(
             "storage file needs --output-dir (or CHAINLET_OUTPUT_DIR) to know where to write",

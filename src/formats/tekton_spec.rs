@@ -210,7 +210,7 @@ fn parse_go_duration(s: &str) -> Option<i128> {
         let mut unit_part = scale;
         for d in frac.chars() {
             unit_part /= 10;
-            value += i128::from(d.to_digit(10)?) * unit_part;
+            value = value.checked_add(i128::from(d.to_digit(10)?) * unit_part)?;
         }
         total = total.checked_add(value)?;
         rest = after;
@@ -293,7 +293,16 @@ mod tests {
         ] {
             assert_eq!(go_duration(input).as_deref(), Some(want), "{input}");
         }
-        for bad in ["", "1", "h", "1x", "--1s"] {
+        for bad in [
+            "",
+            "1",
+            "h",
+            "1x",
+            "--1s",
+            // The whole part fits once multiplied by its unit; the fraction then overflows.
+            "170141183460469231731687303715884105.8us",
+            "170141183460469231731687303715884.2ms",
+        ] {
             assert_eq!(go_duration(bad), None, "{bad}");
         }
     }

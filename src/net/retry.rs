@@ -3,6 +3,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::time::{days_from_civil, days_in_month};
+
 /// How a request is retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
@@ -141,6 +143,7 @@ pub fn http_date(s: &str) -> Option<SystemTime> {
         return None;
     };
     let (h, mi, sec): (u64, u64, u64) = (digits(h, 2, 2)?, digits(mi, 2, 2)?, digits(sec, 2, 2)?);
+    let (month, day) = (i64::from(month), i64::from(day));
     if !(1..=days_in_month(year, month)).contains(&day) || h > 23 || mi > 59 || sec > 60 {
         return None;
     }
@@ -154,27 +157,6 @@ fn digits<T: std::str::FromStr>(s: &str, min: usize, max: usize) -> Option<T> {
         return None;
     }
     s.parse().ok()
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    match month {
-        2 if leap => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -571,7 +571,7 @@ fn an_insecure_registry_with_a_bad_port_is_refused_before_any_connection() {
             "--insecure-registry",
             value,
         ]);
-        assert_fails_cleanly(&pod, &out, 1, &["--insecure-registry", value, why]);
+        assert_fails_cleanly(&pod, &out, 2, &["--insecure-registry", value, why]);
     }
 }
 
