@@ -100,18 +100,6 @@ impl ApiServer {
     pub fn seen(&self) -> Vec<Seen> {
         self.state.lock().unwrap().seen.clone()
     }
-
-    /// The environment a pod would have, for chainlet.
-    pub fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("KUBERNETES_SERVICE_HOST", "127.0.0.1".to_owned()),
-            ("KUBERNETES_SERVICE_PORT", self.port.to_string()),
-            (
-                "CHAINLET_SERVICEACCOUNT_DIR",
-                self.sa_dir.display().to_string(),
-            ),
-        ]
-    }
 }
 
 fn serve(stream: impl Read + Write, state: &Mutex<State>) {

@@ -498,18 +498,6 @@ impl KubeApi {
         })
     }
 
-    /// The environment a pod would have, for chainlet.
-    pub fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("KUBERNETES_SERVICE_HOST", "127.0.0.1".to_owned()),
-            ("KUBERNETES_SERVICE_PORT", self.port.to_string()),
-            (
-                "CHAINLET_SERVICEACCOUNT_DIR",
-                self.sa_dir.display().to_string(),
-            ),
-        ]
-    }
-
     /// What chainlet sent to the proxy, in order.
     pub fn seen(&self) -> Vec<Seen> {
         self.state.lock().unwrap().seen.clone()
@@ -591,16 +579,35 @@ impl KubeApi {
     }
 }
 
-/// What chainlet needs of an API server in a test: a pod's environment and the namespace.
-/// The real one ([`KubeApi`]) and the fake ([`super::apiserver::ApiServer`]) both have it.
+/// What chainlet needs of an API server in a test: where it listens, the service-account
+/// mount and the namespace, which make a pod's environment. The real one ([`KubeApi`]) and the
+/// fake ([`super::apiserver::ApiServer`]) both have it.
 pub trait PodApi {
-    fn env(&self) -> Vec<(&'static str, String)>;
+    /// The port on 127.0.0.1.
+    fn port(&self) -> u16;
+    /// The service-account mount: token, ca.crt, namespace.
+    fn sa_dir(&self) -> &Path;
     fn namespace(&self) -> &str;
+
+    /// The environment a pod would have, for chainlet.
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("KUBERNETES_SERVICE_HOST", "127.0.0.1".to_owned()),
+            ("KUBERNETES_SERVICE_PORT", self.port().to_string()),
+            (
+                "CHAINLET_SERVICEACCOUNT_DIR",
+                self.sa_dir().display().to_string(),
+            ),
+        ]
+    }
 }
 
 impl PodApi for KubeApi {
-    fn env(&self) -> Vec<(&'static str, String)> {
-        KubeApi::env(self)
+    fn port(&self) -> u16 {
+        self.port
+    }
+    fn sa_dir(&self) -> &Path {
+        &self.sa_dir
     }
     fn namespace(&self) -> &str {
         &self.namespace
@@ -608,8 +615,11 @@ impl PodApi for KubeApi {
 }
 
 impl PodApi for super::apiserver::ApiServer {
-    fn env(&self) -> Vec<(&'static str, String)> {
-        super::apiserver::ApiServer::env(self)
+    fn port(&self) -> u16 {
+        self.port
+    }
+    fn sa_dir(&self) -> &Path {
+        &self.sa_dir
     }
     fn namespace(&self) -> &str {
         super::apiserver::NAMESPACE
