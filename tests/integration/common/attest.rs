@@ -40,7 +40,7 @@ impl Attest {
         .flag("--signing-secrets", pod.path("secrets"))
     }
 
-    /// `chainlet attest` and nothing else yet: for a test of what is missing.
+    /// `chainlet attest` and nothing else yet: for a test that names every folder itself.
     pub fn bare() -> Self {
         Self {
             args: vec!["attest".into()],
