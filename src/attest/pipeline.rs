@@ -3,7 +3,7 @@
 //! It takes [`Work`] (payloads still unsigned, built by the earlier stages) and the opened
 //! parts, each behind its seam: signers ([`Signers`]), a log ([`Transparency`]) and backends
 //! ([`Route`]s). Nothing here knows which signer, log or backend it drives, so a new one plugs in
-//! without touching this file (`tests/seams.rs` does exactly that).
+//! without touching this file (`tests/seams/` does exactly that).
 
 use crate::Failure;
 use crate::config::SignerName;
