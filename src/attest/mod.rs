@@ -280,12 +280,19 @@ fn open_routes(
     names.sort();
     names.dedup();
     let registry = registry_options(args);
+    let namespace = match (args.namespace.as_str(), kube) {
+        ("", Some(k)) => k.namespace(),
+        (ns, _) => ns,
+    };
     let ctx = storage::Context {
         config,
         output_dir: args.output_dir.as_deref(),
         registry: &registry,
         kube,
         target,
+        namespace,
+        deadline: registry.deadline,
+        extra_ca: args.registry_ca.as_deref(),
     };
     let mut routes = Vec::new();
     for name in names {

@@ -123,6 +123,12 @@ pub struct Context<'a> {
     pub kube: Option<&'a Arc<Kube>>,
     /// The run being attested.
     pub target: &'a tekton::Target,
+    /// The run's namespace (`--namespace`, else the service account's), empty when unknown.
+    pub namespace: &'a str,
+    /// The run's one deadline: no backend's work, retries included, goes past it.
+    pub deadline: std::time::Instant,
+    /// CA certificates trusted besides the system's (`--registry-ca`), for every TLS peer.
+    pub extra_ca: Option<&'a Path>,
 }
 
 /// A backend by the name users write in `artifacts.*.storage`.
