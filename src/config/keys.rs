@@ -64,7 +64,7 @@ const STORAGE: &[Value] = &[
     ok("tekton"),
     ok("oci"),
     later("gcs", CLOUD_LATER),
-    later("docdb", CLOUD_LATER),
+    ok("docdb"),
     later("grafeas", CLOUD_LATER),
     later("kafka", CLOUD_LATER),
     later("archivista", CLOUD_LATER),
@@ -76,7 +76,7 @@ const PIPELINERUN_STORAGE: &[Value] = &[
     ok("tekton"),
     ok("oci"),
     later("gcs", CLOUD_LATER),
-    later("docdb", CLOUD_LATER),
+    ok("docdb"),
     later("grafeas", CLOUD_LATER),
     later("archivista", CLOUD_LATER),
     ok("file"),
@@ -228,7 +228,7 @@ pub const KEYS: &[Key] = &[
         values: &[],
         chains_default: "",
         default: "",
-        help: "go-cloud docstore URL for storage docdb.",
+        help: "go-cloud docstore URL for storage docdb, e.g. dynamodb://TABLE?partition_key=Name.",
     },
     Key {
         name: "storage.docdb.mongo-server-url",
@@ -522,6 +522,10 @@ fn status(key: &Key) -> String {
     }
     let family = if by_prefix("storage.oci.") {
         "yes"
+    } else if key.name == "storage.docdb.url" {
+        "`dynamodb://` yes; not yet: `firestore://`, `mongo://`"
+    } else if by_prefix("storage.docdb.mongo-") {
+        "read; `mongo://` is not supported yet"
     } else if by_prefix("storage.") {
         "read; its backend is not in chainlet"
     } else if key.name == "transparency.url" {
