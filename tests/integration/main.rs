@@ -6,6 +6,7 @@ mod common;
 
 mod chains_fixtures;
 mod cosign_verify;
+mod docdb;
 mod errors;
 mod keys;
 mod oci;
