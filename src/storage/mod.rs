@@ -11,6 +11,7 @@
 //! ([`Backend::place`]); nothing else needs to know about it.
 
 pub mod file;
+pub mod kafka;
 pub mod oci;
 pub mod tekton;
 
@@ -139,8 +140,13 @@ pub struct Registration {
 
 /// Every backend chainlet has. Chains' other values (`gcs`, `docdb`, `grafeas`, …) are
 /// refused by the config check as not supported yet.
-pub const BACKENDS: &[Registration] =
-    &[file::REGISTRATION, oci::REGISTRATION, tekton::REGISTRATION];
+pub const BACKENDS: &[Registration] = &[
+    file::REGISTRATION,
+    kafka::REGISTRATION,
+    kafka::PUBSUB_REGISTRATION,
+    oci::REGISTRATION,
+    tekton::REGISTRATION,
+];
 
 /// The registered backend of a config value.
 pub fn lookup(name: StorageName) -> Option<&'static Registration> {
@@ -179,6 +185,14 @@ pub enum StorageError {
         "storage oci: {target}: other writers kept replacing the tag; gave up after {attempts} attempts"
     )]
     Lost { target: String, attempts: u32 },
+    /// `backend` is `kafka` or `pubsub`, as the config named it.
+    #[error("storage {backend}: topic {topic:?} at {servers}: {source}")]
+    Kafka {
+        backend: &'static str,
+        topic: String,
+        servers: String,
+        source: Box<crate::kafka::KafkaError>,
+    },
     #[error("storage tekton: {0}")]
     Tekton(#[from] crate::kube::KubeError),
     #[error("storage file: {path}: {source}")]
