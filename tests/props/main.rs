@@ -10,6 +10,7 @@ mod api;
 mod cli;
 mod config;
 mod images;
+mod kafka;
 mod keys;
 mod net_time;
 mod registry;
