@@ -66,18 +66,23 @@ const STORAGE: &[Value] = &[
     later("gcs", CLOUD_LATER),
     ok("docdb"),
     later("grafeas", CLOUD_LATER),
-    later("kafka", CLOUD_LATER),
+    ok("kafka"),
+    // Chains registers its Kafka backend as `pubsub` but accepts only `kafka` here, so in
+    // Chains neither name reaches it; chainlet takes both.
+    ok("pubsub"),
     later("archivista", CLOUD_LATER),
     ok("file"),
 ];
 
-/// PipelineRun storage: Chains' config does not accept `kafka` there.
+/// PipelineRun storage: Chains' config does not accept `kafka` there; chainlet does.
 const PIPELINERUN_STORAGE: &[Value] = &[
     ok("tekton"),
     ok("oci"),
     later("gcs", CLOUD_LATER),
     ok("docdb"),
     later("grafeas", CLOUD_LATER),
+    ok("kafka"),
+    ok("pubsub"),
     later("archivista", CLOUD_LATER),
     ok("file"),
 ];
@@ -289,10 +294,19 @@ pub const KEYS: &[Key] = &[
     Key {
         name: "storage.pubsub.provider",
         kind: Kind::Enum,
-        values: &[ok(""), ok("inmemory"), ok("kafka")],
+        values: &[
+            ok(""),
+            later(
+                "inmemory",
+                "Chains' in-process memory topic loses every message when the process ends",
+            ),
+            ok("kafka"),
+        ],
         chains_default: "",
         default: "",
-        help: "Pub/Sub provider (Chains has no storage value that reaches it).",
+        help: "Pub/Sub provider of storage kafka and pubsub (both names are one backend: \
+               Chains accepts only kafka in artifacts.*.storage but registers the backend as \
+               pubsub, so neither reaches it there). Empty means kafka for storage kafka.",
     },
     Key {
         name: "storage.pubsub.topic",
@@ -300,7 +314,9 @@ pub const KEYS: &[Key] = &[
         values: &[],
         chains_default: "",
         default: "",
-        help: "Pub/Sub topic.",
+        help: "Kafka topic of storage kafka; it must exist (chainlet never creates it). One \
+               message per signed artifact, Chains' layout: no key, the signature as value, \
+               headers payload (base64) and signature. A re-run appends again.",
     },
     Key {
         name: "storage.pubsub.kafka.bootstrap.servers",
@@ -308,7 +324,9 @@ pub const KEYS: &[Key] = &[
         values: &[],
         chains_default: "",
         default: "",
-        help: "Kafka bootstrap servers.",
+        help: "Kafka bootstrap servers, host:port (chainlet also takes a comma-separated \
+               list; port 9092 when omitted). Plain TCP only: TLS and SASL listeners are not \
+               supported yet.",
     },
     Key {
         name: "builder.id",
@@ -520,7 +538,7 @@ fn status(key: &Key) -> String {
             format!("yes, but not yet: {}", pending.join(", "))
         };
     }
-    let family = if by_prefix("storage.oci.") {
+    let family = if by_prefix("storage.oci.") || by_prefix("storage.pubsub.") {
         "yes"
     } else if key.name == "storage.docdb.url" {
         "`dynamodb://` yes; not yet: `firestore://`, `mongo://`"

@@ -12,6 +12,7 @@
 
 pub mod docdb;
 pub mod file;
+pub mod kafka;
 pub mod oci;
 pub mod tekton;
 
@@ -143,6 +144,8 @@ pub struct Registration {
 pub const BACKENDS: &[Registration] = &[
     docdb::REGISTRATION,
     file::REGISTRATION,
+    kafka::REGISTRATION,
+    kafka::PUBSUB_REGISTRATION,
     oci::REGISTRATION,
     tekton::REGISTRATION,
 ];
@@ -184,6 +187,14 @@ pub enum StorageError {
         "storage oci: {target}: other writers kept replacing the tag; gave up after {attempts} attempts"
     )]
     Lost { target: String, attempts: u32 },
+    /// `backend` is `kafka` or `pubsub`, as the config named it.
+    #[error("storage {backend}: topic {topic:?} at {servers}: {source}")]
+    Kafka {
+        backend: &'static str,
+        topic: String,
+        servers: String,
+        source: Box<crate::kafka::KafkaError>,
+    },
     #[error("storage tekton: {0}")]
     Tekton(#[from] crate::kube::KubeError),
     /// A document database refused or failed: `target` names the service and the table.

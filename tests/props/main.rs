@@ -11,6 +11,7 @@ mod cli;
 mod config;
 mod docdb;
 mod images;
+mod kafka;
 mod keys;
 mod net_time;
 mod registry;
