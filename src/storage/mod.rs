@@ -11,6 +11,7 @@
 //! ([`Backend::place`]); nothing else needs to know about it.
 
 pub mod file;
+pub mod gcs;
 pub mod oci;
 pub mod tekton;
 
@@ -139,8 +140,12 @@ pub struct Registration {
 
 /// Every backend chainlet has. Chains' other values (`gcs`, `docdb`, `grafeas`, …) are
 /// refused by the config check as not supported yet.
-pub const BACKENDS: &[Registration] =
-    &[file::REGISTRATION, oci::REGISTRATION, tekton::REGISTRATION];
+pub const BACKENDS: &[Registration] = &[
+    file::REGISTRATION,
+    gcs::REGISTRATION,
+    oci::REGISTRATION,
+    tekton::REGISTRATION,
+];
 
 /// The registered backend of a config value.
 pub fn lookup(name: StorageName) -> Option<&'static Registration> {
@@ -181,6 +186,9 @@ pub enum StorageError {
     Lost { target: String, attempts: u32 },
     #[error("storage tekton: {0}")]
     Tekton(#[from] crate::kube::KubeError),
+    /// Cloud Storage refused or failed; `target` is `gs://bucket[/object]`.
+    #[error("storage gcs: {target}: {message}")]
+    Gcs { target: String, message: String },
     #[error("storage file: {path}: {source}")]
     File {
         path: std::path::PathBuf,
