@@ -520,7 +520,7 @@ fn status(key: &Key) -> String {
             format!("yes, but not yet: {}", pending.join(", "))
         };
     }
-    let family = if by_prefix("storage.oci.") {
+    let family = if by_prefix("storage.oci.") || by_prefix("storage.gcs.") {
         "yes"
     } else if by_prefix("storage.") {
         "read; its backend is not in chainlet"

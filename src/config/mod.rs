@@ -509,7 +509,10 @@ mod tests {
             .check_supported(&[ArtifactType::TaskRun])
             .unwrap_err()
             .to_string();
-        assert!(e.contains("grafeas") && e.contains("not supported yet"), "{e}");
+        assert!(
+            e.contains("grafeas") && e.contains("not supported yet"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -285,7 +285,12 @@ fn storage_that_is_not_implemented_says_how_to_choose() {
         &pod,
         &out,
         2,
-        &["artifacts.taskrun.storage", "grafeas", "(from --set)", "--set"],
+        &[
+            "artifacts.taskrun.storage",
+            "grafeas",
+            "(from --set)",
+            "--set",
+        ],
     );
 }
 

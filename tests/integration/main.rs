@@ -7,6 +7,7 @@ mod common;
 mod chains_fixtures;
 mod cosign_verify;
 mod errors;
+mod gcs;
 mod keys;
 mod oci;
 mod pipelinerun;

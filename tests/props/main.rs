@@ -9,6 +9,7 @@
 mod api;
 mod cli;
 mod config;
+mod google;
 mod images;
 mod keys;
 mod net_time;
