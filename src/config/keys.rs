@@ -63,7 +63,7 @@ const FORMATS: &[Value] = &[
 const STORAGE: &[Value] = &[
     ok("tekton"),
     ok("oci"),
-    later("gcs", CLOUD_LATER),
+    ok("gcs"),
     ok("docdb"),
     later("grafeas", CLOUD_LATER),
     ok("kafka"),
@@ -78,7 +78,7 @@ const STORAGE: &[Value] = &[
 const PIPELINERUN_STORAGE: &[Value] = &[
     ok("tekton"),
     ok("oci"),
-    later("gcs", CLOUD_LATER),
+    ok("gcs"),
     ok("docdb"),
     later("grafeas", CLOUD_LATER),
     ok("kafka"),
@@ -538,25 +538,26 @@ fn status(key: &Key) -> String {
             format!("yes, but not yet: {}", pending.join(", "))
         };
     }
-    let family = if by_prefix("storage.oci.") || by_prefix("storage.pubsub.") {
-        "yes"
-    } else if key.name == "storage.docdb.url" {
-        "`dynamodb://` yes; not yet: `firestore://`, `mongo://`"
-    } else if by_prefix("storage.docdb.mongo-") {
-        "read; `mongo://` is not supported yet"
-    } else if by_prefix("storage.") {
-        "read; its backend is not in chainlet"
-    } else if key.name == "transparency.url" {
-        "read; used by transparency (not yet)"
-    } else if by_prefix("signers.x509.") {
-        "read; used by Fulcio signing (not yet)"
-    } else if by_prefix("signers.kms.") {
-        "read; used by signer kms (not yet)"
-    } else if key.name == "filter.managed-by" {
-        "read; no effect in a pod"
-    } else {
-        "yes"
-    };
+    let family =
+        if by_prefix("storage.oci.") || by_prefix("storage.pubsub.") || by_prefix("storage.gcs.") {
+            "yes"
+        } else if key.name == "storage.docdb.url" {
+            "`dynamodb://` yes; not yet: `firestore://`, `mongo://`"
+        } else if by_prefix("storage.docdb.mongo-") {
+            "read; `mongo://` is not supported yet"
+        } else if by_prefix("storage.") {
+            "read; its backend is not in chainlet"
+        } else if key.name == "transparency.url" {
+            "read; used by transparency (not yet)"
+        } else if by_prefix("signers.x509.") {
+            "read; used by Fulcio signing (not yet)"
+        } else if by_prefix("signers.kms.") {
+            "read; used by signer kms (not yet)"
+        } else if key.name == "filter.managed-by" {
+            "read; no effect in a pod"
+        } else {
+            "yes"
+        };
     family.into()
 }
 

@@ -12,6 +12,7 @@
 
 pub mod docdb;
 pub mod file;
+pub mod gcs;
 pub mod kafka;
 pub mod oci;
 pub mod tekton;
@@ -144,6 +145,7 @@ pub struct Registration {
 pub const BACKENDS: &[Registration] = &[
     docdb::REGISTRATION,
     file::REGISTRATION,
+    gcs::REGISTRATION,
     kafka::REGISTRATION,
     kafka::PUBSUB_REGISTRATION,
     oci::REGISTRATION,
@@ -200,6 +202,9 @@ pub enum StorageError {
     /// A document database refused or failed: `target` names the service and the table.
     #[error("storage docdb: {target}: {message}")]
     Docdb { target: String, message: String },
+    /// Cloud Storage refused or failed; `target` is `gs://bucket[/object]`.
+    #[error("storage gcs: {target}: {message}")]
+    Gcs { target: String, message: String },
     #[error("storage file: {path}: {source}")]
     File {
         path: std::path::PathBuf,

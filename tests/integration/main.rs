@@ -8,6 +8,7 @@ mod chains_fixtures;
 mod cosign_verify;
 mod docdb;
 mod errors;
+mod gcs;
 mod kafka;
 mod keys;
 mod oci;

@@ -10,6 +10,7 @@ mod api;
 mod cli;
 mod config;
 mod docdb;
+mod google;
 mod images;
 mod kafka;
 mod keys;
