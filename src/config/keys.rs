@@ -67,7 +67,7 @@ const STORAGE: &[Value] = &[
     later("docdb", CLOUD_LATER),
     later("grafeas", CLOUD_LATER),
     later("kafka", CLOUD_LATER),
-    later("archivista", CLOUD_LATER),
+    ok("archivista"),
     ok("file"),
 ];
 
@@ -78,7 +78,7 @@ const PIPELINERUN_STORAGE: &[Value] = &[
     later("gcs", CLOUD_LATER),
     later("docdb", CLOUD_LATER),
     later("grafeas", CLOUD_LATER),
-    later("archivista", CLOUD_LATER),
+    ok("archivista"),
     ok("file"),
 ];
 
@@ -284,7 +284,7 @@ pub const KEYS: &[Key] = &[
         values: &[],
         chains_default: "",
         default: "",
-        help: "Archivista server for storage archivista.",
+        help: "Archivista server for storage archivista (the DSSE envelope goes to `<url>/upload`).",
     },
     Key {
         name: "storage.pubsub.provider",

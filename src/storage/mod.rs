@@ -10,6 +10,7 @@
 //! the value as implemented in `config/keys.rs`. A backend says where it runs in the order
 //! ([`Backend::place`]); nothing else needs to know about it.
 
+pub mod archivista;
 pub mod file;
 pub mod oci;
 pub mod tekton;
@@ -139,8 +140,12 @@ pub struct Registration {
 
 /// Every backend chainlet has. Chains' other values (`gcs`, `docdb`, `grafeas`, …) are
 /// refused by the config check as not supported yet.
-pub const BACKENDS: &[Registration] =
-    &[file::REGISTRATION, oci::REGISTRATION, tekton::REGISTRATION];
+pub const BACKENDS: &[Registration] = &[
+    archivista::REGISTRATION,
+    file::REGISTRATION,
+    oci::REGISTRATION,
+    tekton::REGISTRATION,
+];
 
 /// The registered backend of a config value.
 pub fn lookup(name: StorageName) -> Option<&'static Registration> {
@@ -181,6 +186,10 @@ pub enum StorageError {
     Lost { target: String, attempts: u32 },
     #[error("storage tekton: {0}")]
     Tekton(#[from] crate::kube::KubeError),
+    /// An Archivista upload or check that failed; `target` is what and where (no credential:
+    /// the URL has no user information).
+    #[error("storage archivista: {target}: {message}")]
+    Archivista { target: String, message: String },
     #[error("storage file: {path}: {source}")]
     File {
         path: std::path::PathBuf,

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod archivista;
 mod chains_fixtures;
 mod cosign_verify;
 mod errors;

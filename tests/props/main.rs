@@ -7,6 +7,7 @@
 //! `proptest-regressions/` and replayed first on the next run.
 
 mod api;
+mod archivista;
 mod cli;
 mod config;
 mod images;
