@@ -39,6 +39,7 @@
 
 pub mod attest;
 pub mod cli;
+pub mod cloud;
 pub mod collect;
 pub mod config;
 pub mod formats;

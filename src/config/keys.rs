@@ -63,7 +63,7 @@ const FORMATS: &[Value] = &[
 const STORAGE: &[Value] = &[
     ok("tekton"),
     ok("oci"),
-    later("gcs", CLOUD_LATER),
+    ok("gcs"),
     later("docdb", CLOUD_LATER),
     later("grafeas", CLOUD_LATER),
     later("kafka", CLOUD_LATER),
@@ -75,7 +75,7 @@ const STORAGE: &[Value] = &[
 const PIPELINERUN_STORAGE: &[Value] = &[
     ok("tekton"),
     ok("oci"),
-    later("gcs", CLOUD_LATER),
+    ok("gcs"),
     later("docdb", CLOUD_LATER),
     later("grafeas", CLOUD_LATER),
     ok("archivista"),

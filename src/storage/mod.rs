@@ -12,6 +12,7 @@
 
 pub mod archivista;
 pub mod file;
+pub mod gcs;
 pub mod oci;
 pub mod tekton;
 
@@ -143,6 +144,7 @@ pub struct Registration {
 pub const BACKENDS: &[Registration] = &[
     archivista::REGISTRATION,
     file::REGISTRATION,
+    gcs::REGISTRATION,
     oci::REGISTRATION,
     tekton::REGISTRATION,
 ];
@@ -190,6 +192,9 @@ pub enum StorageError {
     /// the URL has no user information).
     #[error("storage archivista: {target}: {message}")]
     Archivista { target: String, message: String },
+    /// Cloud Storage refused or failed; `target` is `gs://bucket[/object]`.
+    #[error("storage gcs: {target}: {message}")]
+    Gcs { target: String, message: String },
     #[error("storage file: {path}: {source}")]
     File {
         path: std::path::PathBuf,

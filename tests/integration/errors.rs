@@ -221,8 +221,8 @@ fn unimplemented_chains_value_fails_at_start_up() {
     let Some(pod) = pod_with_cosign_key(b"test") else {
         return;
     };
-    let out = pod.attest(&["--set", "artifacts.taskrun.storage=gcs"]);
-    assert_fails_cleanly(&pod, &out, 2, &["gcs", "not supported yet"]);
+    let out = pod.attest(&["--set", "artifacts.taskrun.storage=grafeas"]);
+    assert_fails_cleanly(&pod, &out, 2, &["grafeas", "not supported yet"]);
     let out = pod.attest(&["--set", "transparency.enabled=true"]);
     assert_fails_cleanly(
         &pod,
@@ -279,13 +279,13 @@ fn storage_that_is_not_implemented_says_how_to_choose() {
     let pod = Pod::new();
     let out = Attest::new(&pod)
         .flag("--taskrun-uid", UID)
-        .storage("taskrun", "gcs")
+        .storage("taskrun", "grafeas")
         .run();
     assert_fails_cleanly(
         &pod,
         &out,
         2,
-        &["artifacts.taskrun.storage", "gcs", "(from --set)", "--set"],
+        &["artifacts.taskrun.storage", "grafeas", "(from --set)", "--set"],
     );
 }
 
