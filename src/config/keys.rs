@@ -65,7 +65,7 @@ const STORAGE: &[Value] = &[
     ok("oci"),
     ok("gcs"),
     later("docdb", CLOUD_LATER),
-    later("grafeas", CLOUD_LATER),
+    ok("grafeas"),
     later("kafka", CLOUD_LATER),
     ok("archivista"),
     ok("file"),
@@ -77,7 +77,7 @@ const PIPELINERUN_STORAGE: &[Value] = &[
     ok("oci"),
     ok("gcs"),
     later("docdb", CLOUD_LATER),
-    later("grafeas", CLOUD_LATER),
+    ok("grafeas"),
     ok("archivista"),
     ok("file"),
 ];

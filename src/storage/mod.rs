@@ -13,6 +13,7 @@
 pub mod archivista;
 pub mod file;
 pub mod gcs;
+pub mod grafeas;
 pub mod oci;
 pub mod tekton;
 
@@ -139,12 +140,13 @@ pub struct Registration {
     pub open: fn(&Context<'_>) -> Result<Box<dyn Backend>, StorageError>,
 }
 
-/// Every backend chainlet has. Chains' other values (`gcs`, `docdb`, `grafeas`, …) are
+/// Every backend chainlet has. Chains' other values (`docdb`, `kafka`) are
 /// refused by the config check as not supported yet.
 pub const BACKENDS: &[Registration] = &[
     archivista::REGISTRATION,
     file::REGISTRATION,
     gcs::REGISTRATION,
+    grafeas::REGISTRATION,
     oci::REGISTRATION,
     tekton::REGISTRATION,
 ];
@@ -195,6 +197,9 @@ pub enum StorageError {
     /// Cloud Storage refused or failed; `target` is `gs://bucket[/object]`.
     #[error("storage gcs: {target}: {message}")]
     Gcs { target: String, message: String },
+    /// A Grafeas call that failed; `target` names the note or occurrence and the project.
+    #[error("storage grafeas: {target}: {message}")]
+    Grafeas { target: String, message: String },
     #[error("storage file: {path}: {source}")]
     File {
         path: std::path::PathBuf,

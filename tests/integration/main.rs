@@ -8,6 +8,7 @@ mod archivista;
 mod chains_fixtures;
 mod cosign_verify;
 mod errors;
+mod grafeas;
 mod keys;
 mod oci;
 mod pipelinerun;

@@ -10,6 +10,7 @@ mod api;
 mod archivista;
 mod cli;
 mod config;
+mod grafeas;
 mod images;
 mod keys;
 mod net_time;
