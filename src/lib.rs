@@ -44,6 +44,7 @@ pub mod collect;
 pub mod config;
 pub mod formats;
 mod fsread;
+pub mod kafka;
 pub mod keygen;
 pub mod kube;
 pub mod net;

@@ -50,8 +50,6 @@ pub struct Key {
     pub help: &'static str,
 }
 
-const CLOUD_LATER: &str = "this backend is not implemented in chainlet";
-
 const FORMATS: &[Value] = &[
     ok("in-toto"),
     ok("slsa/v1"),
@@ -64,20 +62,25 @@ const STORAGE: &[Value] = &[
     ok("tekton"),
     ok("oci"),
     ok("gcs"),
-    later("docdb", CLOUD_LATER),
+    ok("docdb"),
     ok("grafeas"),
-    later("kafka", CLOUD_LATER),
+    ok("kafka"),
+    // Chains registers its Kafka backend as `pubsub` but accepts only `kafka` here, so in
+    // Chains neither name reaches it; chainlet takes both.
+    ok("pubsub"),
     ok("archivista"),
     ok("file"),
 ];
 
-/// PipelineRun storage: Chains' config does not accept `kafka` there.
+/// PipelineRun storage: Chains' config does not accept `kafka` there; chainlet does.
 const PIPELINERUN_STORAGE: &[Value] = &[
     ok("tekton"),
     ok("oci"),
     ok("gcs"),
-    later("docdb", CLOUD_LATER),
+    ok("docdb"),
     ok("grafeas"),
+    ok("kafka"),
+    ok("pubsub"),
     ok("archivista"),
     ok("file"),
 ];
@@ -228,7 +231,7 @@ pub const KEYS: &[Key] = &[
         values: &[],
         chains_default: "",
         default: "",
-        help: "go-cloud docstore URL for storage docdb.",
+        help: "go-cloud docstore URL for storage docdb, e.g. dynamodb://TABLE?partition_key=Name.",
     },
     Key {
         name: "storage.docdb.mongo-server-url",
@@ -289,10 +292,19 @@ pub const KEYS: &[Key] = &[
     Key {
         name: "storage.pubsub.provider",
         kind: Kind::Enum,
-        values: &[ok(""), ok("inmemory"), ok("kafka")],
+        values: &[
+            ok(""),
+            later(
+                "inmemory",
+                "Chains' in-process memory topic loses every message when the process ends",
+            ),
+            ok("kafka"),
+        ],
         chains_default: "",
         default: "",
-        help: "Pub/Sub provider (Chains has no storage value that reaches it).",
+        help: "Pub/Sub provider of storage kafka and pubsub (both names are one backend: \
+               Chains accepts only kafka in artifacts.*.storage but registers the backend as \
+               pubsub, so neither reaches it there). Empty means kafka for storage kafka.",
     },
     Key {
         name: "storage.pubsub.topic",
@@ -300,7 +312,9 @@ pub const KEYS: &[Key] = &[
         values: &[],
         chains_default: "",
         default: "",
-        help: "Pub/Sub topic.",
+        help: "Kafka topic of storage kafka; it must exist (chainlet never creates it). One \
+               message per signed artifact, Chains' layout: no key, the signature as value, \
+               headers payload (base64) and signature. A re-run appends again.",
     },
     Key {
         name: "storage.pubsub.kafka.bootstrap.servers",
@@ -308,7 +322,9 @@ pub const KEYS: &[Key] = &[
         values: &[],
         chains_default: "",
         default: "",
-        help: "Kafka bootstrap servers.",
+        help: "Kafka bootstrap servers, host:port (chainlet also takes a comma-separated \
+               list; port 9092 when omitted). Plain TCP only: TLS and SASL listeners are not \
+               supported yet.",
     },
     Key {
         name: "builder.id",
@@ -520,8 +536,12 @@ fn status(key: &Key) -> String {
             format!("yes, but not yet: {}", pending.join(", "))
         };
     }
-    let family = if by_prefix("storage.oci.") {
+    let family = if by_prefix("storage.oci.") || by_prefix("storage.pubsub.") {
         "yes"
+    } else if key.name == "storage.docdb.url" {
+        "`dynamodb://` yes; not yet: `firestore://`, `mongo://`"
+    } else if by_prefix("storage.docdb.mongo-") {
+        "read; `mongo://` is not supported yet"
     } else if by_prefix("storage.") {
         "read; its backend is not in chainlet"
     } else if key.name == "transparency.url" {

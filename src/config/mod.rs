@@ -235,6 +235,12 @@ impl Config {
         if types.iter().any(|t| self.stores(*t, StorageName::Oci)) {
             relevant.push("storage.oci.encoding-format");
         }
+        if types
+            .iter()
+            .any(|t| self.stores(*t, StorageName::Kafka) || self.stores(*t, StorageName::Pubsub))
+        {
+            relevant.push("storage.pubsub.provider");
+        }
         for name in relevant {
             let key = keys::find(name).expect("relevant keys exist");
             let setting = &self.settings[name];

@@ -47,6 +47,7 @@ names! {
         Grafeas = "grafeas",
         Kafka = "kafka",
         Oci = "oci",
+        Pubsub = "pubsub",
         Tekton = "tekton",
     }
 }

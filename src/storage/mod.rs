@@ -11,9 +11,11 @@
 //! ([`Backend::place`]); nothing else needs to know about it.
 
 pub mod archivista;
+pub mod docdb;
 pub mod file;
 pub mod gcs;
 pub mod grafeas;
+pub mod kafka;
 pub mod oci;
 pub mod tekton;
 
@@ -140,13 +142,16 @@ pub struct Registration {
     pub open: fn(&Context<'_>) -> Result<Box<dyn Backend>, StorageError>,
 }
 
-/// Every backend chainlet has. Chains' other values (`docdb`, `kafka`) are
+/// Every backend chainlet has; a Chains value without one is
 /// refused by the config check as not supported yet.
 pub const BACKENDS: &[Registration] = &[
     archivista::REGISTRATION,
+    docdb::REGISTRATION,
     file::REGISTRATION,
     gcs::REGISTRATION,
     grafeas::REGISTRATION,
+    kafka::REGISTRATION,
+    kafka::PUBSUB_REGISTRATION,
     oci::REGISTRATION,
     tekton::REGISTRATION,
 ];
@@ -188,6 +193,14 @@ pub enum StorageError {
         "storage oci: {target}: other writers kept replacing the tag; gave up after {attempts} attempts"
     )]
     Lost { target: String, attempts: u32 },
+    /// `backend` is `kafka` or `pubsub`, as the config named it.
+    #[error("storage {backend}: topic {topic:?} at {servers}: {source}")]
+    Kafka {
+        backend: &'static str,
+        topic: String,
+        servers: String,
+        source: Box<crate::kafka::KafkaError>,
+    },
     #[error("storage tekton: {0}")]
     Tekton(#[from] crate::kube::KubeError),
     /// An Archivista upload or check that failed; `target` is what and where (no credential:
@@ -200,6 +213,9 @@ pub enum StorageError {
     /// A Grafeas call that failed; `target` names the note or occurrence and the project.
     #[error("storage grafeas: {target}: {message}")]
     Grafeas { target: String, message: String },
+    /// A document database refused or failed: `target` names the service and the table.
+    #[error("storage docdb: {target}: {message}")]
+    Docdb { target: String, message: String },
     #[error("storage file: {path}: {source}")]
     File {
         path: std::path::PathBuf,
