@@ -50,8 +50,6 @@ pub struct Key {
     pub help: &'static str,
 }
 
-const CLOUD_LATER: &str = "this backend is not implemented in chainlet";
-
 const FORMATS: &[Value] = &[
     ok("in-toto"),
     ok("slsa/v1"),
@@ -65,12 +63,12 @@ const STORAGE: &[Value] = &[
     ok("oci"),
     ok("gcs"),
     ok("docdb"),
-    later("grafeas", CLOUD_LATER),
+    ok("grafeas"),
     ok("kafka"),
     // Chains registers its Kafka backend as `pubsub` but accepts only `kafka` here, so in
     // Chains neither name reaches it; chainlet takes both.
     ok("pubsub"),
-    later("archivista", CLOUD_LATER),
+    ok("archivista"),
     ok("file"),
 ];
 
@@ -80,10 +78,10 @@ const PIPELINERUN_STORAGE: &[Value] = &[
     ok("oci"),
     ok("gcs"),
     ok("docdb"),
-    later("grafeas", CLOUD_LATER),
+    ok("grafeas"),
     ok("kafka"),
     ok("pubsub"),
-    later("archivista", CLOUD_LATER),
+    ok("archivista"),
     ok("file"),
 ];
 
@@ -289,7 +287,7 @@ pub const KEYS: &[Key] = &[
         values: &[],
         chains_default: "",
         default: "",
-        help: "Archivista server for storage archivista.",
+        help: "Archivista server for storage archivista (the DSSE envelope goes to `<url>/upload`).",
     },
     Key {
         name: "storage.pubsub.provider",
@@ -522,9 +520,6 @@ fn status(key: &Key) -> String {
         .map(|v| v.name)
         .collect();
     let by_prefix = |prefix: &str| key.name.starts_with(prefix);
-    if by_prefix("artifacts.pipelinerun.") {
-        return "read; PipelineRun attestation is not yet implemented".into();
-    }
     if !pending.is_empty() {
         let working: Vec<&str> = key
             .values
@@ -538,26 +533,33 @@ fn status(key: &Key) -> String {
             format!("yes, but not yet: {}", pending.join(", "))
         };
     }
-    let family =
-        if by_prefix("storage.oci.") || by_prefix("storage.pubsub.") || by_prefix("storage.gcs.") {
-            "yes"
-        } else if key.name == "storage.docdb.url" {
-            "`dynamodb://` yes; not yet: `firestore://`, `mongo://`"
-        } else if by_prefix("storage.docdb.mongo-") {
-            "read; `mongo://` is not supported yet"
-        } else if by_prefix("storage.") {
-            "read; its backend is not in chainlet"
-        } else if key.name == "transparency.url" {
-            "read; used by transparency (not yet)"
-        } else if by_prefix("signers.x509.") {
-            "read; used by Fulcio signing (not yet)"
-        } else if by_prefix("signers.kms.") {
-            "read; used by signer kms (not yet)"
-        } else if key.name == "filter.managed-by" {
-            "read; no effect in a pod"
-        } else {
-            "yes"
-        };
+    // `storage.<backend>.…` keys work when their backend does (`storage.pubsub.…`: kafka).
+    let backend_ready = key
+        .name
+        .strip_prefix("storage.")
+        .and_then(|rest| rest.split('.').next())
+        .map(|b| if b == "pubsub" { "kafka" } else { b })
+        .and_then(|b| STORAGE.iter().find(|v| v.name == b))
+        .is_some_and(|v| v.pending.is_none());
+    let family = if backend_ready && !by_prefix("storage.docdb.") {
+        "yes"
+    } else if key.name == "storage.docdb.url" {
+        "`dynamodb://` yes; not yet: `firestore://`, `mongo://`"
+    } else if by_prefix("storage.docdb.mongo-") {
+        "read; `mongo://` is not supported yet"
+    } else if by_prefix("storage.") {
+        "read; its backend is not in chainlet"
+    } else if key.name == "transparency.url" {
+        "read; used by transparency (not yet)"
+    } else if by_prefix("signers.x509.") {
+        "read; used by Fulcio signing (not yet)"
+    } else if by_prefix("signers.kms.") {
+        "read; used by signer kms (not yet)"
+    } else if key.name == "filter.managed-by" {
+        "read; no effect in a pod"
+    } else {
+        "yes"
+    };
     family.into()
 }
 

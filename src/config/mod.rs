@@ -510,15 +510,12 @@ mod tests {
 
     #[test]
     fn valid_but_unimplemented_value_fails_the_check() {
-        let c = load(&["artifacts.taskrun.storage=grafeas"]).unwrap();
+        let c = load(&["artifacts.taskrun.signer=kms"]).unwrap();
         let e = c
             .check_supported(&[ArtifactType::TaskRun])
             .unwrap_err()
             .to_string();
-        assert!(
-            e.contains("grafeas") && e.contains("not supported yet"),
-            "{e}"
-        );
+        assert!(e.contains("kms") && e.contains("not supported yet"), "{e}");
     }
 
     #[test]

@@ -10,9 +10,11 @@
 //! the value as implemented in `config/keys.rs`. A backend says where it runs in the order
 //! ([`Backend::place`]); nothing else needs to know about it.
 
+pub mod archivista;
 pub mod docdb;
 pub mod file;
 pub mod gcs;
+pub mod grafeas;
 pub mod kafka;
 pub mod oci;
 pub mod tekton;
@@ -140,12 +142,14 @@ pub struct Registration {
     pub open: fn(&Context<'_>) -> Result<Box<dyn Backend>, StorageError>,
 }
 
-/// Every backend chainlet has. Chains' other values (`gcs`, `docdb`, `grafeas`, …) are
+/// Every backend chainlet has; a Chains value without one is
 /// refused by the config check as not supported yet.
 pub const BACKENDS: &[Registration] = &[
+    archivista::REGISTRATION,
     docdb::REGISTRATION,
     file::REGISTRATION,
     gcs::REGISTRATION,
+    grafeas::REGISTRATION,
     kafka::REGISTRATION,
     kafka::PUBSUB_REGISTRATION,
     oci::REGISTRATION,
@@ -199,12 +203,19 @@ pub enum StorageError {
     },
     #[error("storage tekton: {0}")]
     Tekton(#[from] crate::kube::KubeError),
-    /// A document database refused or failed: `target` names the service and the table.
-    #[error("storage docdb: {target}: {message}")]
-    Docdb { target: String, message: String },
+    /// An Archivista upload or check that failed; `target` is what and where (no credential:
+    /// the URL has no user information).
+    #[error("storage archivista: {target}: {message}")]
+    Archivista { target: String, message: String },
     /// Cloud Storage refused or failed; `target` is `gs://bucket[/object]`.
     #[error("storage gcs: {target}: {message}")]
     Gcs { target: String, message: String },
+    /// A Grafeas call that failed; `target` names the note or occurrence and the project.
+    #[error("storage grafeas: {target}: {message}")]
+    Grafeas { target: String, message: String },
+    /// A document database refused or failed: `target` names the service and the table.
+    #[error("storage docdb: {target}: {message}")]
+    Docdb { target: String, message: String },
     #[error("storage file: {path}: {source}")]
     File {
         path: std::path::PathBuf,

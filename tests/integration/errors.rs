@@ -221,8 +221,8 @@ fn unimplemented_chains_value_fails_at_start_up() {
     let Some(pod) = pod_with_cosign_key(b"test") else {
         return;
     };
-    let out = pod.attest(&["--set", "artifacts.taskrun.storage=grafeas"]);
-    assert_fails_cleanly(&pod, &out, 2, &["grafeas", "not supported yet"]);
+    let out = pod.attest(&["--set", "artifacts.taskrun.signer=kms"]);
+    assert_fails_cleanly(&pod, &out, 2, &["kms", "not supported yet"]);
     let out = pod.attest(&["--set", "transparency.enabled=true"]);
     assert_fails_cleanly(
         &pod,
@@ -275,22 +275,17 @@ fn symlink_out_of_the_results_dir_is_refused() {
 }
 
 #[test]
-fn storage_that_is_not_implemented_says_how_to_choose() {
+fn a_value_that_is_not_implemented_says_how_to_choose() {
     let pod = Pod::new();
     let out = Attest::new(&pod)
         .flag("--taskrun-uid", UID)
-        .storage("taskrun", "grafeas")
+        .set("artifacts.taskrun.signer=kms")
         .run();
     assert_fails_cleanly(
         &pod,
         &out,
         2,
-        &[
-            "artifacts.taskrun.storage",
-            "grafeas",
-            "(from --set)",
-            "--set",
-        ],
+        &["artifacts.taskrun.signer", "kms", "(from --set)", "--set"],
     );
 }
 

@@ -4,11 +4,13 @@
 
 mod common;
 
+mod archivista;
 mod chains_fixtures;
 mod cosign_verify;
 mod docdb;
 mod errors;
 mod gcs;
+mod grafeas;
 mod kafka;
 mod keys;
 mod oci;

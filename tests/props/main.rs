@@ -7,10 +7,12 @@
 //! `proptest-regressions/` and replayed first on the next run.
 
 mod api;
+mod archivista;
 mod cli;
 mod config;
 mod docdb;
 mod google;
+mod grafeas;
 mod images;
 mod kafka;
 mod keys;
