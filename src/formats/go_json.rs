@@ -34,7 +34,8 @@ pub fn result_value(v: &ResultValue) -> String {
     out
 }
 
-fn string(out: &mut String, s: &str) {
+/// A JSON string as Go's encoding/json writes it (HTML-escaping, its default).
+pub(crate) fn string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {

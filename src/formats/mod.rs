@@ -8,7 +8,7 @@
 //! order `_type`, `subject`, `predicateType`, `predicate`; every key inside the predicate sorted;
 //! compact, no trailing newline, no HTML escaping. The same inputs and times give the same bytes.
 
-mod go_json;
+pub(crate) mod go_json;
 pub mod simplesigning;
 mod slsa_v1;
 mod slsa_v2;

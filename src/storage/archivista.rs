@@ -335,45 +335,20 @@ pub fn upload_body(envelope: &Envelope) -> Result<Vec<u8>, String> {
     out.push_str("{\"payload\":\"");
     out.push_str(&rebase("payload", &envelope.payload)?);
     out.push_str("\",\"payloadType\":");
-    go_string(&mut out, &envelope.payload_type);
+    crate::formats::go_json::string(&mut out, &envelope.payload_type);
     out.push_str(",\"signatures\":[");
     for (i, s) in envelope.signatures.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         out.push_str("{\"keyid\":");
-        go_string(&mut out, &s.keyid);
+        crate::formats::go_json::string(&mut out, &s.keyid);
         out.push_str(",\"sig\":\"");
         out.push_str(&rebase("signature", &s.sig)?);
         out.push_str("\"}");
     }
     out.push_str("]}\n");
     Ok(out.into_bytes())
-}
-
-/// A JSON string as Go's encoding/json writes it (with `SetEscapeHTML(true)`, its default).
-pub fn go_string(out: &mut String, s: &str) {
-    use std::fmt::Write as _;
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// The gitoid in Archivista's upload answer, `{"gitoid":"<hex>"}`.

@@ -25,7 +25,6 @@ pub mod url;
 use base64::Engine as _;
 
 use super::{Backend, Batch, Context, Registration, StorageError};
-use crate::signing::Signature;
 
 /// The fields of Chains' document, as go-cloud names them.
 pub const FIELDS: [&str; 6] = ["Name", "Signed", "Signature", "Cert", "Chain", "Object"];
@@ -79,12 +78,7 @@ pub fn documents(batch: &Batch<'_>) -> Result<Vec<SignedDocument>, String> {
     };
     let mut out = Vec::new();
     if let Some(att) = batch.attestation {
-        let signature = match &att.signed {
-            Signature::Dsse(envelope) => {
-                serde_json::to_vec(envelope).expect("serialising an envelope cannot fail")
-            }
-            Signature::Raw(sig) => sig.clone(),
-        };
+        let signature = att.signature_bytes();
         let (cert, chain) = pem(att.certificate.as_ref());
         out.push(SignedDocument {
             object: object(&att.key, &att.statement)?,
@@ -158,7 +152,7 @@ fn open(ctx: &Context<'_>) -> Result<Box<dyn Backend>, StorageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signing::{Certificate, dsse::Envelope};
+    use crate::signing::{Certificate, Signature, dsse::Envelope};
     use crate::storage::{Attestation, ImageSignature};
 
     #[test]

@@ -32,7 +32,7 @@ use super::{Backend, Batch, Context, Registration, StorageError};
 use crate::cloud::google::{self, GoogleAuth, form_encode};
 use crate::kube::RunKind;
 use crate::net::{self, Credential, HostPort, Origin, Policy, Request, Scheme, Transport, tls};
-use crate::signing::{Certificate, Signature};
+use crate::signing::Certificate;
 
 pub const BUCKET_KEY: &str = "storage.gcs.bucket";
 const PUBLIC_ENDPOINT: &str = "https://storage.googleapis.com";
@@ -409,12 +409,7 @@ pub fn objects(folder: &str, batch: &Batch<'_>) -> Vec<Object> {
         }
     };
     if let Some(att) = batch.attestation {
-        let signature = match &att.signed {
-            Signature::Dsse(envelope) => {
-                serde_json::to_vec(envelope).expect("serialising an envelope cannot fail")
-            }
-            Signature::Raw(sig) => sig.clone(),
-        };
+        let signature = att.signature_bytes();
         put(
             &att.key,
             signature,
@@ -532,6 +527,7 @@ pub fn parse_permissions(body: &[u8]) -> Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signing::Signature;
     use crate::storage::{Attestation, ImageSignature};
 
     #[test]

@@ -27,7 +27,6 @@ use super::{Backend, Batch, Context, Registration, StorageError};
 use crate::config::StorageName;
 use crate::kafka::{Producer, Server, protocol::Record};
 use crate::net::HostPort;
-use crate::signing::Signature;
 
 pub const PROVIDER: &str = "storage.pubsub.provider";
 pub const TOPIC: &str = "storage.pubsub.topic";
@@ -156,12 +155,7 @@ pub fn records(batch: &Batch<'_>) -> Vec<Record> {
     };
     let mut out = Vec::new();
     if let Some(att) = batch.attestation {
-        let signature = match &att.signed {
-            Signature::Dsse(envelope) => {
-                serde_json::to_vec(envelope).expect("serialising an envelope cannot fail")
-            }
-            Signature::Raw(sig) => sig.clone(),
-        };
+        let signature = att.signature_bytes();
         out.push(message(&att.statement, signature));
     }
     for image in &batch.images {

@@ -47,6 +47,17 @@ pub struct Attestation {
 }
 
 impl Attestation {
+    /// The signature as Chains stores it: the DSSE envelope's JSON, or for format `tekton`
+    /// the raw signature.
+    pub fn signature_bytes(&self) -> Vec<u8> {
+        match &self.signed {
+            Signature::Dsse(envelope) => {
+                serde_json::to_vec(envelope).expect("serialising an envelope cannot fail")
+            }
+            Signature::Raw(sig) => sig.clone(),
+        }
+    }
+
     /// The DSSE envelope, for backends that store only envelopes (`oci`).
     pub fn envelope(&self) -> Option<&Envelope> {
         match &self.signed {

@@ -25,7 +25,6 @@ use base64::Engine as _;
 use super::{Backend, Batch, Context, Place, Registration, StorageError};
 use crate::kube::{Kube, RunKind};
 use crate::signing::Certificate;
-use crate::signing::Signature;
 
 pub const PREFIX: &str = "chains.tekton.dev/";
 pub const SIGNED: &str = "chains.tekton.dev/signed";
@@ -89,12 +88,7 @@ pub fn annotations(batch: &Batch<'_>) -> BTreeMap<String, String> {
         out.insert(format!("{PREFIX}chain-{key}"), b64(chain.as_bytes()));
     };
     if let Some(att) = batch.attestation {
-        let signature = match &att.signed {
-            Signature::Dsse(envelope) => {
-                serde_json::to_vec(envelope).expect("serialising an envelope cannot fail")
-            }
-            Signature::Raw(sig) => sig.clone(),
-        };
+        let signature = att.signature_bytes();
         put(
             &att.key,
             &att.statement,
@@ -158,6 +152,7 @@ pub fn mark_failed(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signing::Signature;
     use crate::storage::Attestation;
 
     fn attestation(certificate: Option<Certificate>) -> Attestation {
