@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
@@ -29,13 +28,7 @@ struct State {
 struct Archivista {
     addr: String,
     state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-}
-
-impl Drop for Archivista {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-    }
+    _server: http::Server,
 }
 
 fn gitoid(bytes: &[u8]) -> String {
@@ -64,25 +57,14 @@ fn is_envelope(body: &[u8]) -> bool {
 
 impl Archivista {
     fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
         let state = Arc::new(Mutex::new(State::default()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (st, stopped) = (state.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while !stopped.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((conn, _)) => {
-                        conn.set_nonblocking(false).unwrap();
-                        let st = st.clone();
-                        std::thread::spawn(move || http::serve(conn, |r| answer(&st, r)));
-                    }
-                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
-                }
-            }
-        });
-        Self { addr, state, stop }
+        let st = state.clone();
+        let server = http::Server::start(move |r| answer(&st, r));
+        Self {
+            addr: server.addr.clone(),
+            state,
+            _server: server,
+        }
     }
 
     fn url(&self) -> String {

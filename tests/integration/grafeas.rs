@@ -7,8 +7,6 @@
 //! resourceUrl="…"`. What chainlet stored is read back and verified with cosign.
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
@@ -32,36 +30,19 @@ struct State {
 struct Grafeas {
     addr: String,
     state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-}
-
-impl Drop for Grafeas {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-    }
+    _server: http::Server,
 }
 
 impl Grafeas {
     fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
         let state = Arc::new(Mutex::new(State::default()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (st, stopped) = (state.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while !stopped.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((conn, _)) => {
-                        conn.set_nonblocking(false).unwrap();
-                        let st = st.clone();
-                        std::thread::spawn(move || http::serve(conn, |r| answer(&st, r)));
-                    }
-                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
-                }
-            }
-        });
-        Self { addr, state, stop }
+        let st = state.clone();
+        let server = http::Server::start(move |r| answer(&st, r));
+        Self {
+            addr: server.addr.clone(),
+            state,
+            _server: server,
+        }
     }
 }
 

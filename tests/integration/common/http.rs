@@ -3,6 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// One request as a test server reads it; header names lower-cased.
 pub struct Request {
@@ -67,4 +70,41 @@ fn read_request(reader: &mut impl BufRead) -> Option<Request> {
         headers,
         body,
     })
+}
+
+/// A plain-HTTP test server on a free loopback port: every connection is served on its own
+/// thread with `handle`. It stops accepting when dropped.
+pub struct Server {
+    pub addr: String,
+    stop: Arc<AtomicBool>,
+}
+
+impl Server {
+    pub fn start(handle: impl Fn(Request) -> Answer + Send + Sync + 'static) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let handle = Arc::new(handle);
+        std::thread::spawn(move || {
+            while !stopped.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((conn, _)) => {
+                        conn.set_nonblocking(false).unwrap();
+                        let handle = handle.clone();
+                        std::thread::spawn(move || serve(conn, |r| handle(r)));
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+                }
+            }
+        });
+        Self { addr, stop }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
 }
