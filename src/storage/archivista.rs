@@ -100,19 +100,7 @@ impl ArchivistaBackend {
             })?;
             plain_http.push(hp);
         }
-        let extra = ctx
-            .extra_ca
-            .iter()
-            .map(|path| net::tls::ExtraCa::File {
-                flag: "--registry-ca".into(),
-                path: path.to_path_buf(),
-            })
-            .collect();
-        let net = Transport::new(net::Options {
-            deadline: ctx.deadline,
-            plain_http,
-            trust: net::tls::Trust::system_and(extra, "--registry-ca"),
-        });
+        let net = ctx.transport(plain_http);
         Ok(Self {
             base: url.trim_end_matches('/').to_owned(),
             net,

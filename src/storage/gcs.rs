@@ -31,7 +31,7 @@ use zeroize::Zeroizing;
 use super::{Backend, Batch, Context, Registration, StorageError};
 use crate::cloud::google::{self, GoogleAuth, form_encode};
 use crate::kube::RunKind;
-use crate::net::{self, Credential, HostPort, Origin, Policy, Request, Scheme, Transport, tls};
+use crate::net::{self, Credential, HostPort, Origin, Policy, Request, Scheme, Transport};
 use crate::signing::Certificate;
 
 pub const BUCKET_KEY: &str = "storage.gcs.bucket";
@@ -96,14 +96,6 @@ impl GcsBackend {
             RunKind::PipelineRun => "pipelinerun",
         };
         let folder = format!("{kind}-{}-{}", ctx.namespace, ctx.target.name);
-        let extra_ca: Vec<tls::ExtraCa> = ctx
-            .extra_ca
-            .iter()
-            .map(|p| tls::ExtraCa::File {
-                flag: "--registry-ca".into(),
-                path: p.to_path_buf(),
-            })
-            .collect();
         let target = format!("gs://{bucket}");
         let fail = |message: String| StorageError::Gcs {
             target: target.clone(),
@@ -134,18 +126,14 @@ impl GcsBackend {
                     env,
                     google::Options {
                         deadline: ctx.deadline,
-                        extra_ca: extra_ca.clone(),
+                        extra_ca: ctx.extra_cas(),
                     },
                 )
                 .map_err(|e| fail(e.to_string()))?;
                 (PUBLIC_ENDPOINT.to_owned(), Vec::new(), Some(auth))
             }
         };
-        let net = Transport::new(net::Options {
-            deadline: ctx.deadline,
-            plain_http,
-            trust: tls::Trust::system_and(extra_ca, "--registry-ca"),
-        });
+        let net = ctx.transport(plain_http);
         Ok(Self {
             bucket,
             folder,

@@ -132,30 +132,18 @@ impl GrafeasBackend {
                 plain_http.push(hp);
             }
         }
-        let extra_ca: Vec<net::tls::ExtraCa> = ctx
-            .extra_ca
-            .iter()
-            .map(|p| net::tls::ExtraCa::File {
-                flag: "--registry-ca".into(),
-                path: p.to_path_buf(),
-            })
-            .collect();
         let auth = GoogleAuth::from_lookup(
             env,
             google::Options {
                 deadline: ctx.deadline,
-                extra_ca: extra_ca.clone(),
+                extra_ca: ctx.extra_cas(),
             },
         )
         .map_err(|e| StorageError::Grafeas {
             target: format!("projects/{project}"),
             message: e.to_string(),
         })?;
-        let net = Transport::new(net::Options {
-            deadline: ctx.deadline,
-            plain_http,
-            trust: net::tls::Trust::system_and(extra_ca, "--registry-ca"),
-        });
+        let net = ctx.transport(plain_http);
         Ok(Self {
             endpoint,
             project,

@@ -147,6 +147,29 @@ pub struct Context<'a> {
     pub extra_ca: Option<&'a Path>,
 }
 
+impl Context<'_> {
+    /// `--registry-ca`, as extra CAs for a client of a backend's service.
+    pub fn extra_cas(&self) -> Vec<crate::net::tls::ExtraCa> {
+        self.extra_ca
+            .iter()
+            .map(|path| crate::net::tls::ExtraCa::File {
+                flag: "--registry-ca".into(),
+                path: path.to_path_buf(),
+            })
+            .collect()
+    }
+
+    /// A transport for a backend's service: the run's deadline, the system's roots plus
+    /// `--registry-ca`, plain HTTP only to `plain_http`.
+    pub fn transport(&self, plain_http: Vec<crate::net::HostPort>) -> crate::net::Transport {
+        crate::net::Transport::new(crate::net::Options {
+            deadline: self.deadline,
+            plain_http,
+            trust: crate::net::tls::Trust::system_and(self.extra_cas(), "--registry-ca"),
+        })
+    }
+}
+
 /// A backend by the name users write in `artifacts.*.storage`.
 pub struct Registration {
     pub name: StorageName,

@@ -96,19 +96,7 @@ impl DynamoBackend {
             .next()
             .unwrap_or_default()
             .to_ascii_lowercase();
-        let extra = ctx
-            .extra_ca
-            .map(|path| net::tls::ExtraCa::File {
-                flag: "--registry-ca".into(),
-                path: path.to_owned(),
-            })
-            .into_iter()
-            .collect();
-        let net = Transport::new(net::Options {
-            deadline: ctx.deadline,
-            plain_http,
-            trust: net::tls::Trust::system_and(extra, "--registry-ca"),
-        });
+        let net = ctx.transport(plain_http);
         Ok(Self {
             table,
             endpoint,
