@@ -10,6 +10,8 @@
 //! [`open`] for the config that selects it. With `transparency.enabled: "false"` (the default)
 //! the stage is [`Disabled`] and nothing changes downstream.
 
+pub mod proof;
+
 use crate::config::Config;
 use crate::signing::{Payload, Signature, Signer};
 
