@@ -43,7 +43,10 @@ SRC
   apt_opts=(-o "Dir::Etc::sourcelist=$apt_dir/$suite.sources" -o "Dir::Etc::sourceparts=-"
             -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache"
             -o "Dir::State::status=/dev/null" -o "APT::Sandbox::User=root")
-  apt-get "${apt_opts[@]}" update -qq || die "apt-get update of the private $suite state failed"
+  # (A state already fetched in this run is not fetched again.)
+  if ! compgen -G "$apt_dir/lists/*_InRelease" >/dev/null; then
+    apt-get "${apt_opts[@]}" update -qq || die "apt-get update of the private $suite state failed"
+  fi
 }
 
 debian_suite_with() {
