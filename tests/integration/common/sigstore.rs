@@ -23,6 +23,11 @@
 //!   ([`RekorV1Mock::posted`]) and a fault switch ([`RekorV1Mock::set_fault`]). It also serves
 //!   the mock's Fulcio (`/api/v2/signingCert`) and TSA.
 //!
+//! Start-up, measured on this 2-core machine: rekor-server-posix 35-200 ms (until its port
+//! answers and the first checkpoint is on disk), timestamp-server about 50 ms, the mock 350-600 ms
+//! (Node and the mock's CA); a cosign 3.1 `sign-blob` through Rekor v2 and the TSA about 1.5 s
+//! (the log answers at its next checkpoint).
+//!
 //! [`trusted_root`] and [`signing_config`] write the JSON that cosign 3 (`--trusted-root`,
 //! `--signing-config`) and sigstore-go (`-trustedrootJSONpath`) take for these servers. Log ids,
 //! v1 and v2 alike: `logId.keyId` = base64 of SHA-256 over the log key's DER
@@ -720,6 +725,14 @@ pub fn client(var: &str, name: &str) -> Option<Command> {
     let bin = find_or_skip(var, name)?;
     let mut cmd = Command::new(bin);
     cmd.stdin(Stdio::null());
+    // Nothing of the caller's environment that steers a Sigstore client (a password, a TUF
+    // mirror, experimental switches): the test says what it wants.
+    for (var, _) in std::env::vars_os() {
+        let v = var.to_string_lossy();
+        if v.starts_with("COSIGN_") || v.starts_with("SIGSTORE_") || v == "TUF_ROOT" {
+            cmd.env_remove(var);
+        }
+    }
     Some(cmd)
 }
 
