@@ -106,6 +106,7 @@ pub fn execute(
                 statement: unsigned.payload.bytes.clone(),
                 signed,
                 certificate: signer.certificate().cloned(),
+                public_key_der: signer.public_key_der(),
                 log_entry,
             })
         }
@@ -126,6 +127,7 @@ pub fn execute(
                 payload: payload.bytes.clone(),
                 signature: signing::base64(&raw),
                 certificate: signer.certificate().cloned(),
+                public_key_der: signer.public_key_der(),
                 log_entry,
             });
         }

@@ -168,6 +168,7 @@ mod tests {
             statement: br#"{"_type":"x","n":1.5}"#.to_vec(),
             signed: Signature::Dsse(envelope.clone()),
             certificate: None,
+            public_key_der: Vec::new(),
             log_entry: None,
         };
         let image = ImageSignature {
@@ -182,6 +183,7 @@ mod tests {
                 cert_pem: "LEAF".into(),
                 chain_pem: "ROOT".into(),
             }),
+            public_key_der: Vec::new(),
             log_entry: None,
         };
         let batch = Batch {

@@ -7,6 +7,9 @@
 //!                                                      the base64 raw signature
 //! DIR/images/<repo>@sha256-<hex>/payload.json         simple-signing payload
 //! DIR/images/<repo>@sha256-<hex>/signature            base64 signature
+//! DIR/…/bundle.sigstore.json                          next to each of the above: a Sigstore
+//!                                                      bundle v0.3 of the same signature, with
+//!                                                      the log entry and timestamps when logged
 //! ```
 //! All files of a run are first written as hidden temporary files next to their targets, then
 //! renamed into place, so a failed run leaves no file behind (and no half-written one).
@@ -71,6 +74,15 @@ impl Backend for FileBackend {
         let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
         if let Some(att) = batch.attestation {
             let dir = self.attestation_dir(&att.key);
+            let bundle = bundle(
+                &att.signed,
+                &att.statement,
+                att.certificate.as_ref(),
+                &att.public_key_der,
+                att.log_entry.as_ref(),
+                &dir,
+            )?;
+            files.push((dir.join(BUNDLE_FILE), bundle));
             match &att.signed {
                 Signature::Dsse(envelope) => {
                     let envelope =
@@ -89,9 +101,51 @@ impl Backend for FileBackend {
             let dir = self.image_dir(&sig.image)?;
             files.push((dir.join("payload.json"), sig.payload.clone()));
             files.push((dir.join("signature"), sig.signature.clone().into_bytes()));
+            let raw = {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD
+                    .decode(&sig.signature)
+                    .map_err(|e| StorageError::File {
+                        path: dir.join("signature"),
+                        source: std::io::Error::other(format!("the signature is not base64: {e}")),
+                    })?
+            };
+            let bundle = bundle(
+                &Signature::Raw(raw),
+                &sig.payload,
+                sig.certificate.as_ref(),
+                &sig.public_key_der,
+                sig.log_entry.as_ref(),
+                &dir,
+            )?;
+            files.push((dir.join(BUNDLE_FILE), bundle));
         }
         write_all_or_nothing(&files)
     }
+}
+
+/// The Sigstore bundle's file name, in each attestation's and image signature's folder.
+pub const BUNDLE_FILE: &str = "bundle.sigstore.json";
+
+/// A Sigstore bundle v0.3 for one signature: the certificate when the signer has one, else the
+/// public key's hint; the log entry (v1 or v2) and its timestamps when the run logged.
+fn bundle(
+    signature: &Signature,
+    payload: &[u8],
+    certificate: Option<&crate::signing::Certificate>,
+    public_key_der: &[u8],
+    entry: Option<&crate::transparency::LogEntry>,
+    dir: &Path,
+) -> Result<Vec<u8>, StorageError> {
+    use crate::transparency::bundle::{Signer, sigstore_bundle};
+    let signer = match certificate {
+        Some(c) => Signer::Certificate(c),
+        None => Signer::PublicKey(public_key_der),
+    };
+    sigstore_bundle(signature, payload, signer, entry).map_err(|e| StorageError::File {
+        path: dir.join(BUNDLE_FILE),
+        source: std::io::Error::other(e),
+    })
 }
 
 /// Writes every file to a temporary sibling (synced), then renames them all into place. A file
@@ -265,6 +319,57 @@ mod tests {
             .map(|e| e.file_name())
             .collect();
         assert_eq!(names, ["dir-in-the-way"]);
+    }
+
+    #[test]
+    fn every_signature_gets_a_sigstore_bundle_next_to_it_without_a_log_too() {
+        use crate::storage::{Attestation, ImageSignature};
+        let root = tempfile::tempdir().unwrap();
+        let backend = FileBackend::new(root.path());
+        let envelope: crate::signing::dsse::Envelope = serde_json::from_str(
+            r#"{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[{"keyid":"","sig":"AQI="}]}"#,
+        )
+        .unwrap();
+        let att = Attestation {
+            key: "taskrun-u1".into(),
+            images: Vec::new(),
+            predicate_type: "",
+            statement: b"{}".to_vec(),
+            signed: Signature::Dsse(envelope),
+            certificate: None,
+            public_key_der: b"key".to_vec(),
+            log_entry: None,
+        };
+        let image = ImageSignature {
+            image: crate::subjects::ImageRef::parse(&format!(
+                "r.example/team/app@sha256:{}",
+                "ab".repeat(32)
+            ))
+            .unwrap(),
+            payload: b"{}".to_vec(),
+            signature: "c2ln".into(),
+            certificate: None,
+            public_key_der: b"key".to_vec(),
+            log_entry: None,
+        };
+        backend
+            .store(&Batch {
+                attestation: Some(&att),
+                images: vec![&image],
+            })
+            .unwrap();
+        let read = |p: PathBuf| -> serde_json::Value {
+            serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+        };
+        let b = read(root.path().join("taskrun-u1").join(BUNDLE_FILE));
+        assert_eq!(b["dsseEnvelope"]["signatures"][0]["sig"], "AQI=");
+        assert_eq!(
+            b["verificationMaterial"]["tlogEntries"],
+            serde_json::json!([])
+        );
+        let b = read(backend.image_dir(&image.image).unwrap().join(BUNDLE_FILE));
+        assert_eq!(b["messageSignature"]["signature"], "c2ln");
+        assert!(b["verificationMaterial"]["publicKey"]["hint"].is_string());
     }
 
     #[test]

@@ -545,6 +545,7 @@ mod tests {
             statement: b"{}".to_vec(),
             signed: Signature::Raw(vec![0, 1]),
             certificate: None,
+            public_key_der: Vec::new(),
             log_entry: None,
         };
         let image = ImageSignature {
@@ -556,6 +557,7 @@ mod tests {
             payload: b"{\"critical\":{}}".to_vec(),
             signature: "AAEC".into(),
             certificate: None,
+            public_key_der: Vec::new(),
             log_entry: None,
         };
         let batch = Batch {

@@ -42,6 +42,8 @@ pub struct Attestation {
     pub signed: Signature,
     /// The signer's certificate and chain, for signers that have one.
     pub certificate: Option<Certificate>,
+    /// The signer's public key, DER SubjectPublicKeyInfo (a Sigstore bundle's key hint).
+    pub public_key_der: Vec<u8>,
     /// The transparency log's entry, when the run logs.
     pub log_entry: Option<LogEntry>,
 }
@@ -75,6 +77,8 @@ pub struct ImageSignature {
     /// Standard base64 of the signature over `payload`.
     pub signature: String,
     pub certificate: Option<Certificate>,
+    /// The signer's public key, DER SubjectPublicKeyInfo (a Sigstore bundle's key hint).
+    pub public_key_der: Vec<u8>,
     pub log_entry: Option<LogEntry>,
 }
 

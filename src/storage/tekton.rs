@@ -163,6 +163,7 @@ mod tests {
             statement: b"{}".to_vec(),
             signed: Signature::Raw(vec![1, 2]),
             certificate,
+            public_key_der: Vec::new(),
             log_entry: None,
         }
     }
