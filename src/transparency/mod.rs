@@ -11,6 +11,7 @@
 //! the stage is [`Disabled`] and nothing changes downstream.
 
 pub mod proof;
+pub mod tsa;
 
 use crate::config::Config;
 use crate::signing::{Payload, Signature, Signer};
