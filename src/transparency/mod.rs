@@ -13,6 +13,7 @@
 pub mod bundle;
 pub mod proof;
 pub mod trust;
+pub mod tsa;
 
 use std::collections::BTreeMap;
 
