@@ -350,7 +350,7 @@ pub const KEYS: &[Key] = &[
         kind: Kind::Enum,
         values: &[
             ok("false"),
-            later("true", "Rekor upload is not implemented yet"),
+            ok("true"),
             later("manual", "Rekor upload is not implemented yet"),
         ],
         chains_default: "false",

@@ -12,6 +12,7 @@
 
 pub mod bundle;
 pub mod proof;
+pub mod rekor_v2;
 pub mod trust;
 pub mod tsa;
 
@@ -63,8 +64,9 @@ pub struct LogEntry {
     /// The signed entry timestamp (the log's promise of inclusion), if the log gives one.
     pub signed_entry_timestamp: Option<Vec<u8>>,
     pub inclusion_proof: Option<InclusionProof>,
-    /// RFC 3161 timestamp tokens (DER `ContentInfo`) over the signature, from a timestamp
-    /// authority: the signing time for a v2 log, which has no integrated time.
+    /// RFC 3161 timestamps over the signature from a timestamp authority, each the DER
+    /// `TimeStampResp` it answered (what a bundle's `signedTimestamp` holds): the signing time
+    /// for a v2 log, which has no integrated time.
     pub timestamps: Vec<Vec<u8>>,
 }
 
@@ -98,6 +100,9 @@ pub enum TransparencyError {
     /// The log's answer does not check out (bad SET, proof or checkpoint).
     #[error("transparency log {log}: its answer does not verify: {message}")]
     Unverified { log: String, message: String },
+    /// The timestamp authority refused or failed, or its answer does not verify.
+    #[error("timestamp authority {tsa}: {message}")]
+    Timestamp { tsa: String, message: String },
     #[error("transparency.enabled {value:?}: not a value chainlet knows (true, manual, false)")]
     NotSupported { value: String },
     /// The stage cannot be set up (missing trust, bad files, manual without the API).
@@ -179,9 +184,9 @@ pub fn open(
         plain_http,
         trust: crate::net::tls::Trust::system_and(ctx.extra_cas.clone(), "--registry-ca"),
     });
-    let _ = transport;
     match setup.version {
-        ApiVersion::V1 | ApiVersion::V2 => Err(TransparencyError::Setup(format!(
+        ApiVersion::V2 => rekor_v2::open(&setup, transport),
+        ApiVersion::V1 => Err(TransparencyError::Setup(format!(
             "transparency.url {}: the Rekor {} client is not built yet",
             setup.url, setup.version
         ))),
