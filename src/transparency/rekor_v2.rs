@@ -673,3 +673,169 @@ struct RawCheckpoint {
     #[serde(default)]
     envelope: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use p256::ecdsa::signature::Signer as _;
+    use p256::pkcs8::EncodePublicKey as _;
+
+    fn request() -> EntryRequest {
+        EntryRequest {
+            digest: vec![0xd1; 32],
+            signature: vec![0x30, 0x06, 1, 2, 3, 4, 5, 6],
+            verifier: Verifier::PublicKey(vec![0x30, 0x59, 7]),
+            key_details: "PKIX_ECDSA_P256_SHA_256",
+        }
+    }
+
+    /// A log key, and the answer a one-entry log with that key gives for `request`.
+    fn answer(req: &EntryRequest, origin: &str) -> (LogKey, Value) {
+        let sk = p256::ecdsa::SigningKey::from_slice(&[5u8; 32]).unwrap();
+        let der = sk.verifying_key().to_public_key_der().unwrap();
+        let key = LogKey::from_der(der.as_bytes()).unwrap();
+        let body = serde_json::to_vec(&req.expected_body()).unwrap();
+        let root = proof::leaf_hash(&body);
+        let note = format!("{origin}\n1\n{}\n", B64.encode(root));
+        let sig: p256::ecdsa::Signature = sk.sign(note.as_bytes());
+        let mut line = key.note_key_id(origin)[..4].to_vec();
+        line.extend_from_slice(sig.to_der().as_bytes());
+        let checkpoint = format!("{note}\n\u{2014} {origin} {}\n", B64.encode(line));
+        let answer = serde_json::json!({
+            "logIndex": "0",
+            "logId": {"keyId": B64.encode(key.log_id())},
+            "kindVersion": {"kind": "hashedrekord", "version": "0.0.2"},
+            "inclusionProof": {"logIndex": "0", "rootHash": B64.encode(root), "treeSize": "1",
+                               "hashes": [], "checkpoint": {"envelope": checkpoint}},
+            "canonicalizedBody": B64.encode(&body),
+        });
+        (key, answer)
+    }
+
+    type Value = serde_json::Value;
+
+    #[test]
+    fn the_request_is_rekor_tiles_create_entry_request_in_protobuf_json() {
+        let json: Value = serde_json::from_slice(&request().json()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"hashedRekordRequestV002": {
+                "digest": B64.encode([0xd1; 32]),
+                "signature": {
+                    "content": "MAYBAgMEBQY=",
+                    "verifier": {"publicKey": {"rawBytes": "MFkH"},
+                                 "keyDetails": "PKIX_ECDSA_P256_SHA_256"}}}})
+        );
+        let mut with_cert = request();
+        with_cert.verifier = Verifier::Certificate(vec![1]);
+        let json: Value = serde_json::from_slice(&with_cert.json()).unwrap();
+        let verifier = &json["hashedRekordRequestV002"]["signature"]["verifier"];
+        assert_eq!(verifier["x509Certificate"]["rawBytes"], "AQ==");
+        assert!(verifier.get("publicKey").is_none());
+    }
+
+    #[test]
+    fn a_checked_answer_becomes_the_entry() {
+        let req = request();
+        let (key, answer) = answer(&req, "rekor.example");
+        let parsed = parse_entry(&serde_json::to_vec(&answer).unwrap()).unwrap();
+        let entry =
+            check_entry(parsed, &req, &key, "rekor.example", "https://rekor.example").unwrap();
+        assert_eq!(entry.kind_version, "0.0.2");
+        assert_eq!(entry.integrated_time, 0);
+        assert_eq!(entry.uuid.len(), 64);
+        assert_eq!(entry.log_id, hex(&key.log_id()));
+        assert!(entry.signed_entry_timestamp.is_none());
+    }
+
+    #[test]
+    fn answers_that_do_not_match_are_refused() {
+        let req = request();
+        let (key, good) = answer(&req, "rekor.example");
+        let check = |answer: &Value, origin: &str, req: &EntryRequest| {
+            parse_entry(&serde_json::to_vec(answer).unwrap())
+                .and_then(|p| check_entry(p, req, &key, origin, "https://rekor.example"))
+                .unwrap_err()
+        };
+        // Another origin than the log's URL host.
+        assert!(check(&good, "other.example", &req).contains("origin"));
+        // Another entry than the one sent.
+        let mut other = req.clone();
+        other.digest = vec![0xd2; 32];
+        assert!(check(&good, "rekor.example", &other).contains("not the entry that was sent"));
+        // A tree size the checkpoint does not sign.
+        let mut bad = good.clone();
+        bad["inclusionProof"]["treeSize"] = "2".into();
+        assert!(check(&bad, "rekor.example", &req).contains("inclusion proof"));
+        // Another log id.
+        let mut bad = good.clone();
+        bad["logId"]["keyId"] = B64.encode([0u8; 32]).into();
+        assert!(check(&bad, "rekor.example", &req).contains("logId"));
+        // No proof.
+        let mut bad = good.clone();
+        bad.as_object_mut().unwrap().remove("inclusionProof");
+        assert!(check(&bad, "rekor.example", &req).contains("no inclusion proof"));
+        // Another key signed the checkpoint.
+        let other_key = {
+            let sk = p256::ecdsa::SigningKey::from_slice(&[6u8; 32]).unwrap();
+            LogKey::from_der(sk.verifying_key().to_public_key_der().unwrap().as_bytes()).unwrap()
+        };
+        let parsed = parse_entry(&serde_json::to_vec(&good).unwrap()).unwrap();
+        let mut wrong = parsed.clone();
+        wrong.log_id = other_key.log_id().to_vec();
+        assert!(
+            check_entry(wrong, &req, &other_key, "rekor.example", "u")
+                .unwrap_err()
+                .contains("checkpoint")
+        );
+    }
+
+    #[test]
+    fn int64_fields_may_be_numbers_strings_or_absent() {
+        let e = parse_entry(br#"{"logIndex": 5, "integratedTime": "7"}"#).unwrap();
+        assert_eq!((e.log_index, e.integrated_time), (5, 7));
+        let e = parse_entry(b"{}").unwrap();
+        assert_eq!((e.log_index, e.proof), (0, None));
+        assert!(parse_entry(br#"{"logIndex": "x"}"#).is_err());
+        assert!(parse_entry(br#"{"canonicalizedBody": "!"}"#).is_err());
+    }
+
+    #[test]
+    fn the_origin_is_the_urls_host() {
+        assert_eq!(
+            origin_of("http://127.0.0.1:3000").as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(
+            origin_of("https://log2025-1.rekor.sigstore.dev/").as_deref(),
+            Some("log2025-1.rekor.sigstore.dev")
+        );
+        assert_eq!(origin_of("http://[::1]:8080/x").as_deref(), Some("::1"));
+        assert_eq!(origin_of("http://"), None);
+    }
+
+    #[test]
+    fn keys_a_v2_log_cannot_take_are_refused_before_upload() {
+        let p384 = p384::ecdsa::SigningKey::from_slice(&[3u8; 48]).unwrap();
+        let der = p384.verifying_key().to_public_key_der().unwrap();
+        assert!(key_details(der.as_bytes()).unwrap_err().contains("P-384"));
+        assert!(key_details(b"junk").is_err());
+        let p256 = p256::ecdsa::SigningKey::from_slice(&[3u8; 32]).unwrap();
+        let der = p256.verifying_key().to_public_key_der().unwrap();
+        assert_eq!(
+            key_details(der.as_bytes()).unwrap(),
+            "PKIX_ECDSA_P256_SHA_256"
+        );
+    }
+
+    #[test]
+    fn a_pem_chain_is_every_certificate_in_order() {
+        let pem = |der: &[u8]| {
+            pem_rfc7468::encode_string("CERTIFICATE", pem_rfc7468::LineEnding::LF, der).unwrap()
+        };
+        let text = format!("{}{}", pem(&[1, 2]), pem(&[3]));
+        assert_eq!(pem_chain(&text).unwrap(), vec![vec![1, 2], vec![3]]);
+        assert!(pem_chain("").is_err());
+        assert!(pem_chain("-----BEGIN CERTIFICATE-----\nAQ==\n").is_err());
+    }
+}
