@@ -46,7 +46,23 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
     else {
         return step_results::write(&results_out, None, &[]);
     };
-    let log = crate::transparency::open(&config).map_err(Failure::usage)?;
+    let log = crate::transparency::open(
+        &config,
+        &crate::transparency::OpenContext {
+            flags: trust_flags(args, &config),
+            annotations: work.annotations.as_ref(),
+            deadline: registry_options(args).deadline,
+            extra_cas: args
+                .registry_ca
+                .iter()
+                .map(|path| crate::net::tls::ExtraCa::File {
+                    flag: "--registry-ca".into(),
+                    path: path.clone(),
+                })
+                .collect(),
+        },
+    )
+    .map_err(Failure::usage)?;
     let secrets = &args.signing_secrets;
     let stored = pipeline::execute(
         &work,
@@ -173,6 +189,7 @@ fn taskrun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned>, F
             attestation_signer: config.signer(ArtifactType::TaskRun),
             images,
             image_signer: config.signer(ArtifactType::Oci),
+            annotations: run.api.as_ref().and_then(|a| a.annotations.clone()),
         },
         subjects: artifacts.subjects,
         routes,
@@ -252,6 +269,7 @@ fn pipelinerun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned
             attestation_signer: config.signer(TYPE),
             images: Vec::new(),
             image_signer: config.signer(ArtifactType::Oci),
+            annotations: record.api.as_ref().and_then(|a| a.annotations.clone()),
         },
         subjects,
         routes,
@@ -310,6 +328,23 @@ fn open_routes(
     }
     routes.sort_by_key(|r| (r.backend.place(), r.backend.name()));
     Ok(routes)
+}
+
+/// What the flags say about the transparency log's trust.
+fn trust_flags<'a>(args: &'a AttestArgs, config: &Config) -> crate::transparency::TrustFlags<'a> {
+    crate::transparency::TrustFlags {
+        trusted_root: args.trusted_root.as_deref(),
+        signing_config: args.signing_config.as_deref(),
+        rekor_version: args.rekor_version.map(|v| {
+            if v == 2 {
+                crate::transparency::ApiVersion::V2
+            } else {
+                crate::transparency::ApiVersion::V1
+            }
+        }),
+        timestamp_url: args.timestamp_url.as_deref(),
+        url_explicit: !config.is_default("transparency.url"),
+    }
 }
 
 /// How to reach registries, from the flags.

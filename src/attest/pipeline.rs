@@ -25,6 +25,9 @@ pub struct Work {
     pub images: Vec<(ImageRef, Payload)>,
     /// `artifacts.oci.signer`.
     pub image_signer: SignerName,
+    /// The run's annotations, when it was read from the API (`transparency.enabled: manual`
+    /// decides from them).
+    pub annotations: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// An attestation before signing.
