@@ -67,6 +67,9 @@ fn image_dirs(pod: &Pod) -> Vec<PathBuf> {
     dirs
 }
 
+/// A change to a bundle's JSON.
+type Tamper<'a> = Box<dyn Fn(&mut Value) + 'a>;
+
 fn cosign_type(predicate_type: &str) -> &'static str {
     match predicate_type {
         "https://slsa.dev/provenance/v1" => "slsaprovenance1",
@@ -226,7 +229,7 @@ fn attestation_and_image_bundles_from_rekor_v2_verify_with_cosign3_and_sigstore_
         bytes[i] ^= 1;
         *v = Value::String(B64.encode(bytes));
     };
-    let tampered: [(&str, Box<dyn Fn(&mut Value)>); 3] = [
+    let tampered: [(&str, Tamper<'_>); 3] = [
         (
             // A v2 verifier proves inclusion under the checkpoint's root (rekor-tiles
             // pkg/verify VerifyInclusionProof), not the proof's rootHash field: flip a sibling.

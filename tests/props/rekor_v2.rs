@@ -73,13 +73,13 @@ proptest! {
         ],
     ) {
         let (_, key) = key();
-        if let Ok(parsed) = rekor_v2::parse_entry(&body) {
-            if let Ok(entry) = rekor_v2::check_entry(parsed, &request(), &key, ORIGIN, "u") {
-                let sent: serde_json::Value = request().expected_body();
-                let logged: serde_json::Value = serde_json::from_slice(&entry.body).unwrap();
-                prop_assert_eq!(sent, logged);
-                prop_assert!(entry.inclusion_proof.is_some());
-            }
+        if let Ok(parsed) = rekor_v2::parse_entry(&body)
+            && let Ok(entry) = rekor_v2::check_entry(parsed, &request(), &key, ORIGIN, "u")
+        {
+            let sent: serde_json::Value = request().expected_body();
+            let logged: serde_json::Value = serde_json::from_slice(&entry.body).unwrap();
+            prop_assert_eq!(sent, logged);
+            prop_assert!(entry.inclusion_proof.is_some());
         }
     }
 
