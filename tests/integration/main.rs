@@ -18,3 +18,4 @@ mod pipelinerun;
 mod stepaction_env;
 mod taskrun_api;
 mod tekton_yaml;
+mod tsa;
