@@ -20,6 +20,7 @@ mod net_time;
 mod registry;
 mod results;
 mod support;
+mod transparency;
 
 use chainlet::collect::{PipelineRecord, RunRecord};
 use chainlet::formats::{self, Format};
