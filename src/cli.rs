@@ -191,6 +191,24 @@ pub struct AttestArgs {
     /// Extra CA certificates (PEM) trusted for registries, besides the system's.
     #[arg(long, value_name = "FILE", env = "CHAINLET_REGISTRY_CA")]
     pub registry_ca: Option<PathBuf>,
+    /// A Sigstore trusted root (JSON, as cosign 3's --trusted-root): the transparency log's
+    /// key and the timestamp authority's chain that its answers are checked against. Without
+    /// one, a Rekor v1 log's key is read from the log itself.
+    #[arg(long, value_name = "FILE", env = "CHAINLET_TRUSTED_ROOT")]
+    pub trusted_root: Option<PathBuf>,
+    /// A Sigstore signing config (JSON, as cosign 3's --signing-config): which log (and its API
+    /// version) and which timestamp authority to use when transparency.url is left at its default.
+    #[arg(long, value_name = "FILE", env = "CHAINLET_SIGNING_CONFIG")]
+    pub signing_config: Option<PathBuf>,
+    /// The Rekor API transparency.url speaks: 1 (rekor.sigstore.dev, Chains) or 2 (tile-backed
+    /// Rekor v2, which needs a timestamp authority). Default: from --signing-config, else 1.
+    #[arg(long, value_name = "1|2", value_parser = clap::value_parser!(u8).range(1..=2), env = "CHAINLET_REKOR_VERSION")]
+    pub rekor_version: Option<u8>,
+    /// An RFC 3161 timestamp authority for the signing time
+    /// (https://timestamp.sigstore.dev/api/v1/timestamp); required with a Rekor v2 log unless
+    /// --signing-config names one.
+    #[arg(long, value_name = "URL", env = "CHAINLET_TIMESTAMP_URL")]
+    pub timestamp_url: Option<String>,
     /// Registry credentials: a directory with config.json or .dockerconfigjson (a mounted
     /// kubernetes.io/dockerconfigjson Secret). Default: $DOCKER_CONFIG, then ~/.docker.
     #[arg(long, value_name = "DIR", env = "CHAINLET_DOCKER_CONFIG")]

@@ -46,7 +46,23 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
     else {
         return step_results::write(&results_out, None, &[]);
     };
-    let log = crate::transparency::open(&config).map_err(Failure::usage)?;
+    let log = crate::transparency::open(
+        &config,
+        &crate::transparency::OpenContext {
+            flags: trust_flags(args, &config),
+            annotations: work.annotations.as_ref(),
+            deadline: registry_options(args).deadline,
+            extra_cas: args
+                .registry_ca
+                .iter()
+                .map(|path| crate::net::tls::ExtraCa::File {
+                    flag: "--registry-ca".into(),
+                    path: path.clone(),
+                })
+                .collect(),
+        },
+    )
+    .map_err(Failure::usage)?;
     let secrets = &args.signing_secrets;
     let stored = pipeline::execute(
         &work,
@@ -106,12 +122,16 @@ fn taskrun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned>, F
     let tekton_storage = [ArtifactType::TaskRun, ArtifactType::Oci]
         .iter()
         .any(|t| config.stores(*t, StorageName::Tekton));
-    let needs_api =
-        tekton_storage || (config.enabled(ArtifactType::TaskRun) && format == Format::Tekton);
-    let kube = collect::access::client(
-        args,
-        needs_api.then_some("storage or format tekton needs the Kubernetes API"),
-    )?;
+    let needed_for =
+        if tekton_storage || (config.enabled(ArtifactType::TaskRun) && format == Format::Tekton) {
+            Some("storage or format tekton needs the Kubernetes API")
+        } else if manual_transparency(config) {
+            Some(MANUAL_NEEDS_API)
+        } else {
+            None
+        };
+    let needs_api = needed_for.is_some();
+    let kube = collect::access::client(args, needed_for)?;
     let run = collect::taskrun::collect(args, kube.as_deref(), needs_api)?;
     let artifacts =
         subjects::subjects(&run, format.view(), strictness(args)).map_err(Failure::run)?;
@@ -173,6 +193,7 @@ fn taskrun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned>, F
             attestation_signer: config.signer(ArtifactType::TaskRun),
             images,
             image_signer: config.signer(ArtifactType::Oci),
+            annotations: run.api.as_ref().and_then(|a| a.annotations.clone()),
         },
         subjects: artifacts.subjects,
         routes,
@@ -213,6 +234,8 @@ fn pipelinerun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned
         Some(
             "artifacts.pipelinerun.enable-deep-inspection needs the child TaskRuns from the Kubernetes API",
         )
+    } else if manual_transparency(config) {
+        Some(MANUAL_NEEDS_API)
     } else {
         None
     };
@@ -252,6 +275,7 @@ fn pipelinerun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned
             attestation_signer: config.signer(TYPE),
             images: Vec::new(),
             image_signer: config.signer(ArtifactType::Oci),
+            annotations: record.api.as_ref().and_then(|a| a.annotations.clone()),
         },
         subjects,
         routes,
@@ -310,6 +334,31 @@ fn open_routes(
     }
     routes.sort_by_key(|r| (r.backend.place(), r.backend.name()));
     Ok(routes)
+}
+
+const MANUAL_NEEDS_API: &str = "transparency.enabled \"manual\" reads the run's \
+     chains.tekton.dev/transparency-upload annotation from the Kubernetes API";
+
+/// `transparency.enabled: manual`: whether to log is decided by the run's annotations.
+fn manual_transparency(config: &Config) -> bool {
+    config.get("transparency.enabled") == "manual"
+}
+
+/// What the flags say about the transparency log's trust.
+fn trust_flags<'a>(args: &'a AttestArgs, config: &Config) -> crate::transparency::TrustFlags<'a> {
+    crate::transparency::TrustFlags {
+        trusted_root: args.trusted_root.as_deref(),
+        signing_config: args.signing_config.as_deref(),
+        rekor_version: args.rekor_version.map(|v| {
+            if v == 2 {
+                crate::transparency::ApiVersion::V2
+            } else {
+                crate::transparency::ApiVersion::V1
+            }
+        }),
+        timestamp_url: args.timestamp_url.as_deref(),
+        url_explicit: !config.is_default("transparency.url"),
+    }
 }
 
 /// How to reach registries, from the flags.

@@ -25,6 +25,9 @@ pub struct Work {
     pub images: Vec<(ImageRef, Payload)>,
     /// `artifacts.oci.signer`.
     pub image_signer: SignerName,
+    /// The run's annotations, when it was read from the API (`transparency.enabled: manual`
+    /// decides from them).
+    pub annotations: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// An attestation before signing.
@@ -91,11 +94,10 @@ pub fn execute(
             .ok_or_else(|| Failure::run(format!("signer {name} was not opened")))
     };
 
-    let attestation = match &work.attestation {
+    let mut attestation = match &work.attestation {
         Some(unsigned) => {
             let signer = signer(work.attestation_signer)?;
             let signed = signing::sign(signer, &unsigned.payload).map_err(Failure::run)?;
-            let log_entry = log_one(log, &unsigned.payload, &signed, signer)?;
             Some(Attestation {
                 key: unsigned.key.clone(),
                 images: unsigned.images.clone(),
@@ -103,7 +105,7 @@ pub fn execute(
                 statement: unsigned.payload.bytes.clone(),
                 signed,
                 certificate: signer.certificate().cloned(),
-                log_entry,
+                log_entry: None,
             })
         }
         None => None,
@@ -113,21 +115,44 @@ pub fn execute(
     } else {
         let signer = signer(work.image_signer)?;
         let payloads: Vec<Payload> = work.images.iter().map(|(_, p)| p.clone()).collect();
-        let sigs = signing::sign_all(signer, &payloads).map_err(Failure::run)?;
-        let mut out = Vec::with_capacity(sigs.len());
-        for ((image, payload), sig) in work.images.iter().zip(sigs) {
-            let log_entry = log_one(log, payload, &sig, signer)?;
+        signing::sign_all(signer, &payloads).map_err(Failure::run)?
+    };
+
+    // Every upload at once: a log answers in tens of milliseconds (v1) to a second (v2, which
+    // batches entries into checkpoints), so one after another would add up.
+    let mut uploads: Vec<(&Payload, &Signature, &dyn Signer)> = Vec::new();
+    if let (Some(unsigned), Some(a)) = (&work.attestation, &attestation) {
+        uploads.push((
+            &unsigned.payload,
+            &a.signed,
+            signer(work.attestation_signer)?,
+        ));
+    }
+    if !work.images.is_empty() {
+        let image_signer = signer(work.image_signer)?;
+        for ((_, payload), sig) in work.images.iter().zip(&signatures) {
+            uploads.push((payload, sig, image_signer));
+        }
+    }
+    let mut entries = log_all(log, &uploads)?.into_iter();
+    if let Some(a) = attestation.as_mut() {
+        a.log_entry = entries.next().flatten();
+    }
+    let mut out = Vec::with_capacity(signatures.len());
+    if !work.images.is_empty() {
+        let image_signer = signer(work.image_signer)?;
+        for ((image, payload), sig) in work.images.iter().zip(signatures) {
             let raw = sig.raw().map_err(Failure::run)?;
             out.push(ImageSignature {
                 image: image.clone(),
                 payload: payload.bytes.clone(),
                 signature: signing::base64(&raw),
-                certificate: signer.certificate().cloned(),
-                log_entry,
+                certificate: image_signer.certificate().cloned(),
+                log_entry: entries.next().flatten(),
             });
         }
-        out
-    };
+    }
+    let signatures = out;
 
     store(routes, attestation.as_ref(), &signatures)?;
     Ok(Stored {
@@ -136,18 +161,43 @@ pub fn execute(
     })
 }
 
-fn log_one(
+/// How many log uploads run at once.
+const LOG_PARALLELISM: usize = 8;
+
+/// Logs every signed payload, up to [`LOG_PARALLELISM`] at a time, answers in order; the
+/// first failure fails the run before anything is stored.
+fn log_all(
     log: &dyn Transparency,
-    payload: &Payload,
-    signature: &Signature,
-    signer: &dyn Signer,
-) -> Result<Option<LogEntry>, Failure> {
-    log.log(&transparency::Signed {
-        payload,
-        signature,
-        signer,
+    uploads: &[(&Payload, &Signature, &dyn Signer)],
+) -> Result<Vec<Option<LogEntry>>, Failure> {
+    let one = |(payload, signature, signer): &(&Payload, &Signature, &dyn Signer)| {
+        log.log(&transparency::Signed {
+            payload,
+            signature,
+            signer: *signer,
+        })
+        .map_err(Failure::run)
+    };
+    if uploads.len() < 2 {
+        return uploads.iter().map(one).collect();
+    }
+    let chunk = uploads.len().div_ceil(LOG_PARALLELISM);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = uploads
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        let mut out = Vec::with_capacity(uploads.len());
+        for h in handles {
+            for r in h
+                .join()
+                .map_err(|_| Failure::run("a transparency-log upload failed unexpectedly"))?
+            {
+                out.push(r?);
+            }
+        }
+        Ok(out)
     })
-    .map_err(Failure::run)
 }
 
 /// Hands each backend the parts it stores, after every backend's preflight has passed. When one

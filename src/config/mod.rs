@@ -273,6 +273,13 @@ impl Config {
             .value
     }
 
+    /// Whether a key is at its default (set by nobody).
+    pub fn is_default(&self, name: &str) -> bool {
+        self.settings
+            .get(name)
+            .is_none_or(|s| matches!(s.source, Source::Default))
+    }
+
     /// The format configured for an artifact type.
     pub fn format(&self, t: ArtifactType) -> &str {
         self.get(&format!("{}.format", t.prefix()))

@@ -10,11 +10,22 @@
 //! [`open`] for the config that selects it. With `transparency.enabled: "false"` (the default)
 //! the stage is [`Disabled`] and nothing changes downstream.
 
+pub mod bundle;
 pub mod proof;
+pub mod trust;
 pub mod tsa;
+
+use std::collections::BTreeMap;
 
 use crate::config::Config;
 use crate::signing::{Payload, Signature, Signer};
+
+pub use trust::{ApiVersion, LogSetup, TrustFlags, TsaSetup};
+
+/// The annotation a user sets on a run to have it logged under `transparency.enabled: manual`.
+pub const UPLOAD_ANNOTATION: &str = "chains.tekton.dev/transparency-upload";
+/// The annotation Chains (and storage tekton) writes with the entry's URL once logged.
+pub const ENTRY_ANNOTATION: &str = "chains.tekton.dev/transparency";
 
 /// One signed payload on its way to the log.
 pub struct Signed<'a> {
@@ -52,6 +63,21 @@ pub struct LogEntry {
     /// The signed entry timestamp (the log's promise of inclusion), if the log gives one.
     pub signed_entry_timestamp: Option<Vec<u8>>,
     pub inclusion_proof: Option<InclusionProof>,
+    /// RFC 3161 timestamp tokens (DER `ContentInfo`) over the signature, from a timestamp
+    /// authority: the signing time for a v2 log, which has no integrated time.
+    pub timestamps: Vec<Vec<u8>>,
+}
+
+impl LogEntry {
+    /// Where Chains says the entry is: `<log>/api/v1/log/entries?logIndex=<N>`, the value of
+    /// `chains.tekton.dev/transparency`.
+    pub fn chains_url(&self) -> String {
+        format!(
+            "{}/api/v1/log/entries?logIndex={}",
+            self.log_url.trim_end_matches('/'),
+            self.log_index
+        )
+    }
 }
 
 /// Proof that an entry is in the log's tree, and the checkpoint that signs that tree.
@@ -72,8 +98,11 @@ pub enum TransparencyError {
     /// The log's answer does not check out (bad SET, proof or checkpoint).
     #[error("transparency log {log}: its answer does not verify: {message}")]
     Unverified { log: String, message: String },
-    #[error("transparency.enabled {value:?}: uploading to a transparency log is not supported yet")]
+    #[error("transparency.enabled {value:?}: not a value chainlet knows (true, manual, false)")]
     NotSupported { value: String },
+    /// The stage cannot be set up (missing trust, bad files, manual without the API).
+    #[error("{0}")]
+    Setup(String),
 }
 
 /// The stage when `transparency.enabled` is `false`: nothing is logged.
@@ -89,13 +118,80 @@ impl Transparency for Disabled {
     }
 }
 
-/// The transparency stage the config asks for. The config check already refuses `true` and
-/// `manual` as not supported yet; this says so again rather than trusting it.
-pub fn open(config: &Config) -> Result<Box<dyn Transparency>, TransparencyError> {
+/// What opening the stage may use besides the config.
+pub struct OpenContext<'a> {
+    pub flags: TrustFlags<'a>,
+    /// The run's annotations as the API returned them; `None` when the run was not read.
+    pub annotations: Option<&'a BTreeMap<String, String>>,
+    /// The run's deadline and TLS trust, for the log's transport.
+    pub deadline: std::time::Instant,
+    pub extra_cas: Vec<crate::net::tls::ExtraCa>,
+}
+
+/// The transparency stage the config asks for: [`Disabled`], or a client of the log that
+/// `transparency.url` (and a signing config) name, set up by [`trust::resolve`].
+pub fn open(
+    config: &Config,
+    ctx: &OpenContext<'_>,
+) -> Result<Box<dyn Transparency>, TransparencyError> {
     match config.get("transparency.enabled") {
-        "false" => Ok(Box::new(Disabled)),
-        other => Err(TransparencyError::NotSupported {
-            value: other.to_owned(),
-        }),
+        "false" => return Ok(Box::new(Disabled)),
+        "true" => {}
+        "manual" => {
+            let Some(annotations) = ctx.annotations else {
+                return Err(TransparencyError::Setup(
+                    "transparency.enabled \"manual\" logs only runs annotated \
+                     chains.tekton.dev/transparency-upload: \"true\", which needs the run read \
+                     from the Kubernetes API (a service-account token, --taskrun-api on)"
+                        .into(),
+                ));
+            };
+            if !wants_manual_upload(annotations) {
+                tracing::info!(
+                    "transparency.enabled is manual and the run is not annotated \
+                     {UPLOAD_ANNOTATION}: \"true\" (or is already logged): not logging"
+                );
+                return Ok(Box::new(Disabled));
+            }
+        }
+        other => {
+            return Err(TransparencyError::NotSupported {
+                value: other.to_owned(),
+            });
+        }
     }
+    let setup = trust::resolve(config.get("transparency.url"), &ctx.flags)
+        .map_err(|e| TransparencyError::Setup(e.to_string()))?;
+    let mut plain_http = Vec::new();
+    for url in
+        std::iter::once(setup.url.as_str()).chain(setup.timestamp.as_ref().map(|t| t.url.as_str()))
+    {
+        // A URL the user wrote with http:// is theirs to choose (in-cluster Rekor often is).
+        if let Some(rest) = url.strip_prefix("http://") {
+            let host = rest.split('/').next().unwrap_or_default();
+            let hp = crate::net::HostPort::parse(host)
+                .map_err(|e| TransparencyError::Setup(format!("transparency.url {url:?}: {e}")))?;
+            plain_http.push(hp);
+        }
+    }
+    let transport = crate::net::Transport::new(crate::net::Options {
+        deadline: ctx.deadline,
+        plain_http,
+        trust: crate::net::tls::Trust::system_and(ctx.extra_cas.clone(), "--registry-ca"),
+    });
+    let _ = transport;
+    match setup.version {
+        ApiVersion::V1 | ApiVersion::V2 => Err(TransparencyError::Setup(format!(
+            "transparency.url {}: the Rekor {} client is not built yet",
+            setup.url, setup.version
+        ))),
+    }
+}
+
+/// `manual`: the run asks to be logged and is not logged yet.
+pub fn wants_manual_upload(annotations: &BTreeMap<String, String>) -> bool {
+    annotations
+        .get(UPLOAD_ANNOTATION)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+        && !annotations.contains_key(ENTRY_ANNOTATION)
 }

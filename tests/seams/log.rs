@@ -27,6 +27,7 @@ impl Transparency for TestLog {
             kind_version: "0.0.1".into(),
             signed_entry_timestamp: None,
             inclusion_proof: None,
+            timestamps: Vec::new(),
         }))
     }
 }
