@@ -13,7 +13,8 @@ use serde_json::Value;
 
 use crate::common::attest::Attest;
 use crate::common::sigstore::{
-    LogKey, RekorV2, Tsa, cosign3, p256_key, sigstore_go_verify, trusted_root, write_json,
+    LogKey, RekorV2, Tsa, cosign3, p256_key, signing_config, sigstore_go_verify, trusted_root,
+    write_json,
 };
 use crate::common::*;
 
@@ -286,6 +287,43 @@ fn attestation_and_image_bundles_from_rekor_v2_verify_with_cosign3_and_sigstore_
             );
         }
     }
+}
+
+#[test]
+fn a_signing_config_names_the_v2_log_and_the_timestamp_authority() {
+    let Some(rekor) = RekorV2::start() else {
+        return;
+    };
+    let Some(tsa) = Tsa::start() else { return };
+    if cosign3(&["version"], &[]).is_none() {
+        return;
+    }
+    let pod = pod();
+    let root = write_json(
+        &pod.path(""),
+        "trusted_root.json",
+        &trusted_root(&[&rekor], &[&tsa]),
+    );
+    let config = write_json(
+        &pod.path(""),
+        "signing_config.json",
+        &signing_config(&[&rekor], &[&tsa]),
+    );
+    // No transparency.url, --rekor-version or --timestamp-url: the signing config says.
+    let out = Attest::offline(&pod)
+        .set("transparency.enabled=true")
+        .flag("--trusted-root", &root)
+        .flag("--signing-config", &config)
+        .run();
+    assert!(out.status.success(), "chainlet attest: {}", text(&out));
+    let dir = &image_dirs(&pod)[0];
+    let out = verify_blob(
+        &dir.join("bundle.sigstore.json"),
+        &pod.path("secrets/cosign.pub"),
+        &root,
+        &dir.join("payload.json"),
+    );
+    assert!(out.status.success(), "cosign3 verify-blob: {}", text(&out));
 }
 
 #[test]
