@@ -11,6 +11,7 @@
 //! the stage is [`Disabled`] and nothing changes downstream.
 
 pub mod bundle;
+pub mod proof;
 pub mod trust;
 
 use std::collections::BTreeMap;
