@@ -44,7 +44,7 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
         routes,
     }) = planned
     else {
-        return step_results::write(&results_out, None, &[]);
+        return step_results::write(&results_out, None, None, &[]);
     };
     let log = crate::transparency::open(
         &config,
@@ -84,7 +84,12 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
         image_signatures = stored.signatures.len(),
         "attested"
     );
-    step_results::write(&results_out, stored.attestation.as_ref(), &subjects)
+    let entry = stored
+        .attestation
+        .as_ref()
+        .and_then(|a| a.log_entry.as_ref())
+        .or_else(|| stored.signatures.iter().find_map(|s| s.log_entry.as_ref()));
+    step_results::write(&results_out, stored.attestation.as_ref(), entry, &subjects)
 }
 
 /// A run ready for [`pipeline::execute`]: its payloads, its subjects (for `--write-result`)
