@@ -213,7 +213,7 @@ pub struct AttestArgs {
     /// kubernetes.io/dockerconfigjson Secret). Default: $DOCKER_CONFIG, then ~/.docker.
     #[arg(long, value_name = "DIR", env = "CHAINLET_DOCKER_CONFIG")]
     pub docker_config: Option<PathBuf>,
-    /// Seconds all registry work may take, retries included.
+    /// Seconds all registry and transparency log work may take, retries included.
     #[arg(
         long,
         value_name = "SECONDS",

@@ -194,7 +194,11 @@ fn taskrun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned>, F
             attestation_signer: config.signer(ArtifactType::TaskRun),
             images,
             image_signer: config.signer(ArtifactType::Oci),
-            annotations: run.api.as_ref().and_then(|a| a.annotations.clone()),
+            // A run read from the API without annotations has none (manual mode reads them).
+            annotations: run
+                .api
+                .as_ref()
+                .map(|a| a.annotations.clone().unwrap_or_default()),
         },
         subjects: artifacts.subjects,
         routes,
@@ -274,7 +278,10 @@ fn pipelinerun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned
             attestation_signer: config.signer(TYPE),
             images: Vec::new(),
             image_signer: config.signer(ArtifactType::Oci),
-            annotations: record.api.as_ref().and_then(|a| a.annotations.clone()),
+            annotations: record
+                .api
+                .as_ref()
+                .map(|a| a.annotations.clone().unwrap_or_default()),
         },
         subjects,
         routes,

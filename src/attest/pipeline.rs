@@ -98,7 +98,7 @@ pub fn execute(
         Some(unsigned) => {
             let signer = signer(work.attestation_signer)?;
             let signed = signing::sign(signer, &unsigned.payload).map_err(Failure::run)?;
-            let log_entry = log_one(log, &unsigned.payload, &signed, signer)?;
+            let log_entry = log_one(log, &unsigned.payload, &signed, signer, routes)?;
             Some(Attestation {
                 key: unsigned.key.clone(),
                 images: unsigned.images.clone(),
@@ -119,7 +119,7 @@ pub fn execute(
         let sigs = signing::sign_all(signer, &payloads).map_err(Failure::run)?;
         let mut out = Vec::with_capacity(sigs.len());
         for ((image, payload), sig) in work.images.iter().zip(sigs) {
-            let log_entry = log_one(log, payload, &sig, signer)?;
+            let log_entry = log_one(log, payload, &sig, signer, routes)?;
             let raw = sig.raw().map_err(Failure::run)?;
             out.push(ImageSignature {
                 image: image.clone(),
@@ -139,18 +139,40 @@ pub fn execute(
     })
 }
 
+/// Logs one signature. A log that fails fails the run before anything is stored, and every
+/// backend that records failures does (`tekton`: `chains.tekton.dev/signed: "failed"`), as
+/// Chains marks a run whose upload failed.
 fn log_one(
     log: &dyn Transparency,
     payload: &Payload,
     signature: &Signature,
     signer: &dyn Signer,
+    routes: &[Route],
 ) -> Result<Option<LogEntry>, Failure> {
     log.log(&transparency::Signed {
         payload,
         signature,
         signer,
     })
-    .map_err(Failure::run)
+    .map_err(|e| {
+        let failure = Failure::run(e);
+        record_failure(routes, None, &failure.message);
+        failure
+    })
+}
+
+/// Has every backend but `except` record the failure where it can.
+fn record_failure(routes: &[Route], except: Option<usize>, message: &str) {
+    for (i, r) in routes.iter().enumerate() {
+        if Some(i) != except
+            && let Err(e) = r.backend.record_failure(message)
+        {
+            tracing::warn!(
+                storage = r.backend.name(),
+                "could not record the failure: {e}"
+            );
+        }
+    }
 }
 
 /// Hands each backend the parts it stores, after every backend's preflight has passed. When one
@@ -196,15 +218,6 @@ fn store(
     let Err((failed, failure)) = outcome else {
         return Ok(());
     };
-    for (i, r) in routes.iter().enumerate() {
-        if i != failed
-            && let Err(e) = r.backend.record_failure(&failure.message)
-        {
-            tracing::warn!(
-                storage = r.backend.name(),
-                "could not record the failure: {e}"
-            );
-        }
-    }
+    record_failure(routes, Some(failed), &failure.message);
     Err(failure)
 }
