@@ -430,6 +430,24 @@ pub fn parse_answer(body: &[u8]) -> Result<RawEntry, String> {
     })
 }
 
+/// The entry chainlet proposes to the log for `signed` (the request body, as JSON).
+pub fn proposed_entry(signed: &Signed<'_>) -> Result<Value, String> {
+    Expected::of(signed).map(|e| e.proposed)
+}
+
+/// Everything [`RekorV1`] checks in a log's answer to the entry for `signed`: parsed, the SET,
+/// the body, the inclusion proof and checkpoint, with `key` as the log's key.
+pub fn check_answer(
+    answer: &[u8],
+    signed: &Signed<'_>,
+    key: &LogKey,
+    log_url: &str,
+) -> Result<LogEntry, String> {
+    let expected = Expected::of(signed)?;
+    let raw = parse_answer(answer)?;
+    verify(&raw, &expected, key, log_url)
+}
+
 /// Checks an entry against the log's key and what was sent, and makes it a [`LogEntry`].
 fn verify(
     raw: &RawEntry,
@@ -705,6 +723,223 @@ mod tests {
         let e = parse_answer(one.as_bytes()).unwrap();
         assert_eq!(e.log_index, 7);
         assert_eq!(e.proof.unwrap().log_index, 3);
+    }
+
+    use crate::signing::{self, Encoding, KeyPair, Payload};
+    use p256::ecdsa::signature::Signer as _;
+
+    /// A log of our own: its key signs SETs and checkpoints as Rekor v1 does.
+    struct Log {
+        key: p256::ecdsa::SigningKey,
+    }
+
+    impl Log {
+        fn new() -> Self {
+            Log {
+                key: p256::ecdsa::SigningKey::from_slice(&[5u8; 32]).unwrap(),
+            }
+        }
+
+        fn log_key(&self) -> LogKey {
+            use p256::pkcs8::EncodePublicKey as _;
+            LogKey::from_der(
+                self.key
+                    .verifying_key()
+                    .to_public_key_der()
+                    .unwrap()
+                    .as_bytes(),
+            )
+            .unwrap()
+        }
+
+        fn sign(&self, msg: &[u8]) -> String {
+            let sig: p256::ecdsa::Signature = self.key.sign(msg);
+            B64.encode(sig.to_der().as_bytes())
+        }
+
+        /// The answer a log gives for `body`, at global index 1000 and tree index 0 of a tree
+        /// of one.
+        fn answer(&self, body: &[u8]) -> Value {
+            let log_id = hex(&self.log_key().log_id());
+            let body_b64 = B64.encode(body);
+            let set = proof::set_payload(&body_b64, 1_700_000_000, &log_id, 1000);
+            let root = proof::leaf_hash(body);
+            let note = format!("rekor.test - 42\n1\n{}\n", B64.encode(root));
+            let sig: p256::ecdsa::Signature = self.key.sign(note.as_bytes());
+            let line =
+                B64.encode([&self.log_key().log_id()[..4], sig.to_der().as_bytes()].concat());
+            json!({ "ab".repeat(32): {
+                "body": body_b64,
+                "integratedTime": 1_700_000_000,
+                "logID": log_id,
+                "logIndex": 1000,
+                "verification": {
+                    "signedEntryTimestamp": self.sign(set.as_bytes()),
+                    "inclusionProof": {
+                        "logIndex": 0, "treeSize": 1, "hashes": [],
+                        "rootHash": hex(&root),
+                        "checkpoint": format!("{note}\n\u{2014} rekor.test {line}\n"),
+                    },
+                },
+            }})
+        }
+    }
+
+    fn signed_with(kp: &KeyPair, payload: &Payload, f: impl FnOnce(&Signed<'_>)) {
+        let signature = signing::sign(kp, payload).unwrap();
+        f(&Signed {
+            payload,
+            signature: &signature,
+            signer: kp,
+        });
+    }
+
+    fn payloads() -> [Payload; 2] {
+        [
+            Payload {
+                bytes: b"{\"critical\":{}}".to_vec(),
+                encoding: Encoding::Raw,
+            },
+            Payload {
+                bytes: b"{\"_type\":\"https://in-toto.io/Statement/v1\"}".to_vec(),
+                encoding: Encoding::Dsse {
+                    payload_type: signing::dsse::INTOTO_PAYLOAD_TYPE,
+                },
+            },
+        ]
+    }
+
+    fn check(log: &Log, answer: &Value, signed: &Signed<'_>) -> Result<LogEntry, String> {
+        check_answer(
+            &serde_json::to_vec(answer).unwrap(),
+            signed,
+            &log.log_key(),
+            "https://rekor.test",
+        )
+    }
+
+    fn canonical(proposed: &Value) -> Vec<u8> {
+        serde_json::to_vec(proposed).unwrap()
+    }
+
+    #[test]
+    fn an_answer_that_checks_out_becomes_the_entry() {
+        let log = Log::new();
+        let kp = KeyPair::generate_p256().unwrap();
+        for payload in payloads() {
+            signed_with(&kp, &payload, |signed| {
+                let proposed = proposed_entry(signed).unwrap();
+                let e = check(&log, &log.answer(&canonical(&proposed)), signed).unwrap();
+                assert_eq!(e.log_index, 1000);
+                assert_eq!(e.inclusion_proof.as_ref().unwrap().log_index, 0);
+                assert_eq!(e.uuid, "ab".repeat(32));
+                assert_eq!(e.kind, proposed["kind"].as_str().unwrap());
+                assert_eq!(
+                    e.chains_url(),
+                    "https://rekor.test/api/v1/log/entries?logIndex=1000"
+                );
+            });
+        }
+    }
+
+    #[test]
+    fn rekors_canonical_dsse_body_is_accepted_and_checked() {
+        let log = Log::new();
+        let kp = KeyPair::generate_p256().unwrap();
+        let payload = &payloads()[1];
+        signed_with(&kp, payload, |signed| {
+            let proposed = proposed_entry(signed).unwrap();
+            let envelope = proposed["spec"]["proposedContent"]["envelope"]
+                .as_str()
+                .unwrap();
+            let env: Value = serde_json::from_str(envelope).unwrap();
+            let body = |sig: &str, payload_hash: &str| {
+                canonical(&json!({"apiVersion": "0.0.1", "kind": "dsse", "spec": {
+                    "envelopeHash": {"algorithm": "sha256", "value": hex(&Sha256::digest(envelope.as_bytes()))},
+                    "payloadHash": {"algorithm": "sha256", "value": payload_hash},
+                    "signatures": [{"signature": sig,
+                                    "verifier": B64.encode(kp.public_key_pem().as_bytes())}],
+                }}))
+            };
+            let sig = env["signatures"][0]["sig"].as_str().unwrap();
+            let good_hash = hex(&Sha256::digest(&payload.bytes));
+            check(&log, &log.answer(&body(sig, &good_hash)), signed).unwrap();
+            let err = check(&log, &log.answer(&body(sig, &"0".repeat(64))), signed).unwrap_err();
+            assert!(err.contains("payload hash"), "{err}");
+            let err = check(&log, &log.answer(&body("AAAA", &good_hash)), signed).unwrap_err();
+            assert!(err.contains("signatures"), "{err}");
+        });
+    }
+
+    #[test]
+    fn answers_that_do_not_check_out_are_refused() {
+        let log = Log::new();
+        let kp = KeyPair::generate_p256().unwrap();
+        let other = KeyPair::generate_p256().unwrap();
+        let [raw, dsse] = payloads();
+        signed_with(&kp, &raw, |signed| {
+            let proposed = proposed_entry(signed).unwrap();
+            let good = log.answer(&canonical(&proposed));
+            let id = "ab".repeat(32);
+            let mut cases: Vec<(&str, Value)> = Vec::new();
+            // Another body, properly signed by the log: not what was sent.
+            let mut p = proposed.clone();
+            p["spec"]["data"]["hash"]["value"] = json!("0".repeat(64));
+            cases.push(("payload hash", log.answer(&canonical(&p))));
+            let mut p = proposed.clone();
+            p["spec"]["signature"]["publicKey"]["content"] =
+                json!(B64.encode(other.public_key_pem().as_bytes()));
+            cases.push(("public key", log.answer(&canonical(&p))));
+            let mut p = proposed.clone();
+            p["kind"] = json!("rekord");
+            cases.push(("rekord", log.answer(&canonical(&p))));
+            // The SET over other values.
+            let mut a = good.clone();
+            a[&id]["integratedTime"] = json!(1_700_000_001);
+            cases.push(("signed entry timestamp", a));
+            let mut a = good.clone();
+            a[&id]["verification"]["signedEntryTimestamp"] = json!(log.sign(b"x"));
+            cases.push(("signed entry timestamp", a));
+            let mut a = good.clone();
+            a[&id]["verification"]
+                .as_object_mut()
+                .unwrap()
+                .remove("signedEntryTimestamp");
+            cases.push(("without a signed entry timestamp", a));
+            let mut a = good.clone();
+            a[&id]["logID"] = json!("0".repeat(64));
+            cases.push(("log id", a));
+            // A proof to another root, a checkpoint signed by someone else.
+            let mut a = good.clone();
+            a[&id]["verification"]["inclusionProof"]["rootHash"] = json!("11".repeat(32));
+            cases.push(("inclusion proof", a));
+            let mut a = good.clone();
+            let cp = a[&id]["verification"]["inclusionProof"]["checkpoint"]
+                .as_str()
+                .unwrap()
+                .replace("rekor.test - 42", "rekor.test - 43");
+            a[&id]["verification"]["inclusionProof"]["checkpoint"] = json!(cp);
+            cases.push(("checkpoint", a));
+            for (why, answer) in cases {
+                let err = check(&log, &answer, signed).unwrap_err();
+                assert!(err.contains(why), "{why}: {err}");
+            }
+            // Another log's key: the SET does not verify.
+            let stranger = Log {
+                key: p256::ecdsa::SigningKey::from_slice(&[6u8; 32]).unwrap(),
+            };
+            assert!(check(&stranger, &good, signed).is_err());
+        });
+        signed_with(&kp, &dsse, |signed| {
+            let mut p = proposed_entry(signed).unwrap();
+            let env = p["spec"]["proposedContent"]["envelope"]
+                .as_str()
+                .unwrap()
+                .replace("sig", "sig ");
+            p["spec"]["proposedContent"]["envelope"] = json!(env);
+            let err = check(&log, &log.answer(&canonical(&p)), signed).unwrap_err();
+            assert!(err.contains("envelope"), "{err}");
+        });
     }
 
     #[test]
