@@ -94,11 +94,10 @@ pub fn execute(
             .ok_or_else(|| Failure::run(format!("signer {name} was not opened")))
     };
 
-    let attestation = match &work.attestation {
+    let mut attestation = match &work.attestation {
         Some(unsigned) => {
             let signer = signer(work.attestation_signer)?;
             let signed = signing::sign(signer, &unsigned.payload).map_err(Failure::run)?;
-            let log_entry = log_one(log, &unsigned.payload, &signed, signer, routes)?;
             Some(Attestation {
                 key: unsigned.key.clone(),
                 images: unsigned.images.clone(),
@@ -106,7 +105,7 @@ pub fn execute(
                 statement: unsigned.payload.bytes.clone(),
                 signed,
                 certificate: signer.certificate().cloned(),
-                log_entry,
+                log_entry: None,
             })
         }
         None => None,
@@ -116,21 +115,49 @@ pub fn execute(
     } else {
         let signer = signer(work.image_signer)?;
         let payloads: Vec<Payload> = work.images.iter().map(|(_, p)| p.clone()).collect();
-        let sigs = signing::sign_all(signer, &payloads).map_err(Failure::run)?;
-        let mut out = Vec::with_capacity(sigs.len());
-        for ((image, payload), sig) in work.images.iter().zip(sigs) {
-            let log_entry = log_one(log, payload, &sig, signer, routes)?;
+        signing::sign_all(signer, &payloads).map_err(Failure::run)?
+    };
+
+    // Every upload at once: a log answers in tens of milliseconds (v1) to a second (v2, which
+    // batches entries into checkpoints), so one after another would add up.
+    let mut uploads: Vec<(&Payload, &Signature, &dyn Signer)> = Vec::new();
+    if let (Some(unsigned), Some(a)) = (&work.attestation, &attestation) {
+        uploads.push((
+            &unsigned.payload,
+            &a.signed,
+            signer(work.attestation_signer)?,
+        ));
+    }
+    if !work.images.is_empty() {
+        let image_signer = signer(work.image_signer)?;
+        for ((_, payload), sig) in work.images.iter().zip(&signatures) {
+            uploads.push((payload, sig, image_signer));
+        }
+    }
+    // A log that fails fails the run before anything is stored, and every backend that
+    // records failures does (`tekton`: `chains.tekton.dev/signed: "failed"`), as Chains marks
+    // a run whose upload failed.
+    let mut entries = log_all(log, &uploads)
+        .inspect_err(|failure| record_failure(routes, None, &failure.message))?
+        .into_iter();
+    if let Some(a) = attestation.as_mut() {
+        a.log_entry = entries.next().flatten();
+    }
+    let mut out = Vec::with_capacity(signatures.len());
+    if !work.images.is_empty() {
+        let image_signer = signer(work.image_signer)?;
+        for ((image, payload), sig) in work.images.iter().zip(signatures) {
             let raw = sig.raw().map_err(Failure::run)?;
             out.push(ImageSignature {
                 image: image.clone(),
                 payload: payload.bytes.clone(),
                 signature: signing::base64(&raw),
-                certificate: signer.certificate().cloned(),
-                log_entry,
+                certificate: image_signer.certificate().cloned(),
+                log_entry: entries.next().flatten(),
             });
         }
-        out
-    };
+    }
+    let signatures = out;
 
     store(routes, attestation.as_ref(), &signatures)?;
     Ok(Stored {
@@ -139,40 +166,43 @@ pub fn execute(
     })
 }
 
-/// Logs one signature. A log that fails fails the run before anything is stored, and every
-/// backend that records failures does (`tekton`: `chains.tekton.dev/signed: "failed"`), as
-/// Chains marks a run whose upload failed.
-fn log_one(
-    log: &dyn Transparency,
-    payload: &Payload,
-    signature: &Signature,
-    signer: &dyn Signer,
-    routes: &[Route],
-) -> Result<Option<LogEntry>, Failure> {
-    log.log(&transparency::Signed {
-        payload,
-        signature,
-        signer,
-    })
-    .map_err(|e| {
-        let failure = Failure::run(e);
-        record_failure(routes, None, &failure.message);
-        failure
-    })
-}
+/// How many log uploads run at once.
+const LOG_PARALLELISM: usize = 8;
 
-/// Has every backend but `except` record the failure where it can.
-fn record_failure(routes: &[Route], except: Option<usize>, message: &str) {
-    for (i, r) in routes.iter().enumerate() {
-        if Some(i) != except
-            && let Err(e) = r.backend.record_failure(message)
-        {
-            tracing::warn!(
-                storage = r.backend.name(),
-                "could not record the failure: {e}"
-            );
-        }
+/// Logs every signed payload, up to [`LOG_PARALLELISM`] at a time, answers in order; the
+/// first failure fails the run before anything is stored.
+fn log_all(
+    log: &dyn Transparency,
+    uploads: &[(&Payload, &Signature, &dyn Signer)],
+) -> Result<Vec<Option<LogEntry>>, Failure> {
+    let one = |(payload, signature, signer): &(&Payload, &Signature, &dyn Signer)| {
+        log.log(&transparency::Signed {
+            payload,
+            signature,
+            signer: *signer,
+        })
+        .map_err(Failure::run)
+    };
+    if uploads.len() < 2 {
+        return uploads.iter().map(one).collect();
     }
+    let chunk = uploads.len().div_ceil(LOG_PARALLELISM);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = uploads
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        let mut out = Vec::with_capacity(uploads.len());
+        for h in handles {
+            for r in h
+                .join()
+                .map_err(|_| Failure::run("a transparency-log upload failed unexpectedly"))?
+            {
+                out.push(r?);
+            }
+        }
+        Ok(out)
+    })
 }
 
 /// Hands each backend the parts it stores, after every backend's preflight has passed. When one
@@ -220,4 +250,18 @@ fn store(
     };
     record_failure(routes, Some(failed), &failure.message);
     Err(failure)
+}
+
+/// Has every backend but `except` record the failure where it can.
+fn record_failure(routes: &[Route], except: Option<usize>, message: &str) {
+    for (i, r) in routes.iter().enumerate() {
+        if Some(i) != except
+            && let Err(e) = r.backend.record_failure(message)
+        {
+            tracing::warn!(
+                storage = r.backend.name(),
+                "could not record the failure: {e}"
+            );
+        }
+    }
 }
