@@ -14,6 +14,7 @@ pub mod bundle;
 pub mod proof;
 pub mod rekor_v1;
 pub mod trust;
+pub mod tsa;
 
 use std::collections::BTreeMap;
 

@@ -102,7 +102,7 @@ pub fn verify_inclusion<H: AsRef<[u8]>>(
     // leaf's path leaves the right border of the tree, plus the border nodes above it.
     let last = tree_size - 1;
     let inner = (64 - (index ^ last).leading_zeros()) as usize;
-    let border = (index >> inner).count_ones() as usize;
+    let border = index.checked_shr(inner as u32).unwrap_or(0).count_ones() as usize;
     let want = inner + border;
     if proof.len() != want {
         return Err(ProofError::ProofLength {
@@ -769,6 +769,13 @@ mod tests {
             Err(ProofError::IndexOutsideTree { .. })
         ));
         verify_inclusion::<[u8; 32]>(&[7; 32], 0, 1, &[], &[7; 32]).unwrap();
+        // The largest trees: the leaf's path leaves the border at the top level.
+        for (index, size) in [(1 << 63, u64::MAX), (0, u64::MAX), (u64::MAX - 1, u64::MAX)] {
+            assert!(matches!(
+                verify_inclusion::<[u8; 32]>(&[0; 32], index, size, &[], &[0; 32]),
+                Err(ProofError::ProofLength { .. })
+            ));
+        }
     }
 
     /// A note signed as rekor-tiles signs one, with each key type.

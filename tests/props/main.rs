@@ -21,6 +21,7 @@ mod registry;
 mod rekor_v1;
 mod results;
 mod support;
+mod transparency;
 
 use chainlet::collect::{PipelineRecord, RunRecord};
 use chainlet::formats::{self, Format};
