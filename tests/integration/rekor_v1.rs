@@ -632,3 +632,38 @@ fn a_log_that_fails_fails_the_run_and_nothing_is_stored() {
         );
     }
 }
+
+#[test]
+fn a_log_that_does_not_verify_with_the_trusted_key_fails_the_run() {
+    let Some(mock) = RekorV1Mock::start() else {
+        return;
+    };
+    let reg = Registry::plain();
+    let (pod, digest) = pod_for(&reg);
+    // A trusted root that names the mock's URL with another key: its SETs do not verify.
+    let (_, other_der) = crate::common::sigstore::p256_key(pod.root.path(), "other");
+    let stranger = crate::common::sigstore::LogKey {
+        url: mock.url(),
+        der: other_der,
+        major_api_version: 1,
+    };
+    let root = write_json(
+        pod.root.path(),
+        "trusted_root.json",
+        &trusted_root(&[&stranger], &[]),
+    );
+    let out = attest_logged(&pod, &reg, &mock)
+        .flag("--trusted-root", &root)
+        .run();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("does not verify"), "{err}");
+    assert!(err.contains(&mock.url()), "{err}");
+    assert!(!mock.posted().is_empty(), "the log was asked");
+    for tag in ["sig", "att"] {
+        assert!(
+            layers(&reg.addr, REPO, &format!("sha256-{digest}.{tag}")).is_empty(),
+            "nothing stored in .{tag}"
+        );
+    }
+}
