@@ -942,6 +942,60 @@ mod tests {
         });
     }
 
+    /// A signer with a certificate (as Fulcio's will be): the entry names the certificate.
+    struct CertSigner(KeyPair, crate::signing::Certificate);
+
+    impl crate::signing::Signer for CertSigner {
+        fn sign(&self, m: &[u8]) -> Result<Vec<u8>, crate::signing::SignError> {
+            self.0.sign(m)
+        }
+        fn public_key_der(&self) -> Vec<u8> {
+            self.0.public_key_der()
+        }
+        fn key_id(&self) -> String {
+            self.0.key_id()
+        }
+        fn describe(&self) -> String {
+            "test".into()
+        }
+        fn certificate(&self) -> Option<&crate::signing::Certificate> {
+            Some(&self.1)
+        }
+    }
+
+    #[test]
+    fn a_signer_with_a_certificate_is_logged_with_the_leaf_certificate() {
+        use crate::signing::Signer as _;
+        let leaf = pem_rfc7468::encode_string("CERTIFICATE", pem_rfc7468::LineEnding::LF, b"leaf")
+            .unwrap();
+        let root = pem_rfc7468::encode_string("CERTIFICATE", pem_rfc7468::LineEnding::LF, b"root")
+            .unwrap();
+        let signer = CertSigner(
+            KeyPair::generate_p256().unwrap(),
+            crate::signing::Certificate {
+                cert_pem: format!("{leaf}{root}"),
+                chain_pem: root.clone(),
+            },
+        );
+        let log = Log::new();
+        for payload in payloads() {
+            let signature = signing::sign(&signer, &payload).unwrap();
+            let signed = Signed {
+                payload: &payload,
+                signature: &signature,
+                signer: &signer,
+            };
+            let proposed = proposed_entry(&signed).unwrap();
+            let pem = proposed["spec"]["signature"]["publicKey"]["content"]
+                .as_str()
+                .or(proposed["spec"]["proposedContent"]["verifiers"][0].as_str())
+                .unwrap();
+            assert_eq!(pem_b64_der(pem).unwrap(), b"leaf");
+            check(&log, &log.answer(&canonical(&proposed)), &signed).unwrap();
+            assert!(signer.certificate().is_some());
+        }
+    }
+
     #[test]
     fn quotes_are_short_and_one_line() {
         let q = quote(&[b'x'; 1000]);

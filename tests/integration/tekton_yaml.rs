@@ -161,7 +161,11 @@ fn the_stepaction_runs_chainlet_as_its_params_say() {
     assert!(!subjects.is_empty());
     // Nothing was logged (transparency.enabled is false): the log results are empty.
     for name in ["log-index", "log-uuid"] {
-        assert_eq!(std::fs::read_to_string(pod.path(name)).unwrap(), "", "{name}");
+        assert_eq!(
+            std::fs::read_to_string(pod.path(name)).unwrap(),
+            "",
+            "{name}"
+        );
     }
 }
 
