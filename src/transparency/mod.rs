@@ -12,6 +12,7 @@
 
 pub mod bundle;
 pub mod proof;
+pub mod rekor_v1;
 pub mod rekor_v2;
 pub mod trust;
 pub mod tsa;
@@ -185,11 +186,8 @@ pub fn open(
         trust: crate::net::tls::Trust::system_and(ctx.extra_cas.clone(), "--registry-ca"),
     });
     match setup.version {
+        ApiVersion::V1 => rekor_v1::open(&setup, transport),
         ApiVersion::V2 => rekor_v2::open(&setup, transport),
-        ApiVersion::V1 => Err(TransparencyError::Setup(format!(
-            "transparency.url {}: the Rekor {} client is not built yet",
-            setup.url, setup.version
-        ))),
     }
 }
 

@@ -15,6 +15,7 @@ mod kafka;
 mod keys;
 mod oci;
 mod pipelinerun;
+mod rekor_v1;
 mod rekor_v2;
 mod sigstore_servers;
 mod stepaction_env;

@@ -18,6 +18,7 @@ mod kafka;
 mod keys;
 mod net_time;
 mod registry;
+mod rekor_v1;
 mod rekor_v2;
 mod results;
 mod support;
