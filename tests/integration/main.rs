@@ -15,6 +15,7 @@ mod kafka;
 mod keys;
 mod oci;
 mod pipelinerun;
+mod sigstore_servers;
 mod stepaction_env;
 mod taskrun_api;
 mod tekton_yaml;

@@ -7,6 +7,7 @@ pub mod fault;
 pub mod http;
 pub mod kubeapi;
 pub mod registry;
+pub mod sigstore;
 pub mod tls;
 pub mod token;
 
