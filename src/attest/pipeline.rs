@@ -9,7 +9,7 @@ use crate::Failure;
 use crate::config::SignerName;
 use crate::signing::{self, Payload, Signature, Signer, Signers, SigningError};
 use crate::storage::tekton::Target;
-use crate::storage::{Attestation, Backend, Batch, ImageSignature};
+use crate::storage::{Attestation, Backend, Batch, ImageSignature, SignedStatement};
 use crate::subjects::ImageRef;
 use crate::transparency::{self, LogEntry, Transparency};
 
@@ -25,6 +25,9 @@ pub struct Work {
     pub images: Vec<(ImageRef, Payload)>,
     /// `artifacts.oci.signer`.
     pub image_signer: SignerName,
+    /// For `storage.oci.encoding-format: sigstore-bundle`, one more payload per image, in the
+    /// order of `images`: cosign 3's in-toto statement about it (DSSE); empty otherwise.
+    pub image_statements: Vec<Payload>,
     /// The run's annotations, when it was read from the API (`transparency.enabled: manual`
     /// decides from them).
     pub annotations: Option<std::collections::BTreeMap<String, String>>,
@@ -107,6 +110,7 @@ pub fn execute(
                 signed,
                 certificate: signer.certificate().cloned(),
                 log_entry,
+                public_key_der: signer.public_key_der(),
             })
         }
         None => None,
@@ -117,16 +121,31 @@ pub fn execute(
         let signer = signer(work.image_signer)?;
         let payloads: Vec<Payload> = work.images.iter().map(|(_, p)| p.clone()).collect();
         let sigs = signing::sign_all(signer, &payloads).map_err(Failure::run)?;
+        let mut statements = signing::sign_all(signer, &work.image_statements)
+            .map_err(Failure::run)?
+            .into_iter()
+            .zip(&work.image_statements);
+        let public_key_der = signer.public_key_der();
         let mut out = Vec::with_capacity(sigs.len());
         for ((image, payload), sig) in work.images.iter().zip(sigs) {
             let log_entry = log_one(log, payload, &sig, signer)?;
             let raw = sig.raw().map_err(Failure::run)?;
+            let statement = match statements.next() {
+                Some((signed, st)) => Some(SignedStatement {
+                    log_entry: log_one(log, st, &signed, signer)?,
+                    statement: st.bytes.clone(),
+                    signed,
+                }),
+                None => None,
+            };
             out.push(ImageSignature {
                 image: image.clone(),
                 payload: payload.bytes.clone(),
                 signature: signing::base64(&raw),
                 certificate: signer.certificate().cloned(),
                 log_entry,
+                public_key_der: public_key_der.clone(),
+                statement,
             });
         }
         out

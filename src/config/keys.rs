@@ -208,10 +208,7 @@ pub const KEYS: &[Key] = &[
         kind: Kind::Enum,
         values: &[
             ok("dsse"),
-            later(
-                "sigstore-bundle",
-                "OCI 1.1 referrers with bundles are not implemented yet",
-            ),
+            ok("sigstore-bundle"),
         ],
         chains_default: "dsse",
         default: "dsse",

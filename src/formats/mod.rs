@@ -9,6 +9,7 @@
 //! compact, no trailing newline, no HTML escaping. The same inputs and times give the same bytes.
 
 pub(crate) mod go_json;
+pub mod cosign_sign;
 pub mod simplesigning;
 mod slsa_v1;
 mod slsa_v2;

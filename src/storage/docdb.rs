@@ -169,6 +169,7 @@ mod tests {
             signed: Signature::Dsse(envelope.clone()),
             certificate: None,
             log_entry: None,
+            public_key_der: Vec::new(),
         };
         let image = ImageSignature {
             image: crate::subjects::ImageRef::parse(&format!(
@@ -183,6 +184,8 @@ mod tests {
                 chain_pem: "ROOT".into(),
             }),
             log_entry: None,
+            public_key_der: Vec::new(),
+            statement: None,
         };
         let batch = Batch {
             attestation: Some(&att),

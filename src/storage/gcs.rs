@@ -546,6 +546,7 @@ mod tests {
             signed: Signature::Raw(vec![0, 1]),
             certificate: None,
             log_entry: None,
+            public_key_der: Vec::new(),
         };
         let image = ImageSignature {
             image: crate::subjects::ImageRef::parse(&format!(
@@ -557,6 +558,8 @@ mod tests {
             signature: "AAEC".into(),
             certificate: None,
             log_entry: None,
+            public_key_der: Vec::new(),
+            statement: None,
         };
         let batch = Batch {
             attestation: Some(&att),

@@ -44,6 +44,8 @@ pub struct Attestation {
     pub certificate: Option<Certificate>,
     /// The transparency log's entry, when the run logs.
     pub log_entry: Option<LogEntry>,
+    /// The signer's public key, DER SubjectPublicKeyInfo (a Sigstore bundle's key hint).
+    pub public_key_der: Vec<u8>,
 }
 
 impl Attestation {
@@ -75,6 +77,20 @@ pub struct ImageSignature {
     /// Standard base64 of the signature over `payload`.
     pub signature: String,
     pub certificate: Option<Certificate>,
+    pub log_entry: Option<LogEntry>,
+    /// The signer's public key, DER SubjectPublicKeyInfo (a Sigstore bundle's key hint).
+    pub public_key_der: Vec<u8>,
+    /// cosign 3's signature of the image, for `storage.oci.encoding-format: sigstore-bundle`:
+    /// an in-toto statement about the image, signed in DSSE.
+    pub statement: Option<SignedStatement>,
+}
+
+/// An in-toto statement signed in DSSE, and its log entry.
+#[derive(Debug, Clone)]
+pub struct SignedStatement {
+    /// The statement, exactly the signed bytes.
+    pub statement: Vec<u8>,
+    pub signed: Signature,
     pub log_entry: Option<LogEntry>,
 }
 
@@ -145,6 +161,9 @@ pub struct Context<'a> {
     pub deadline: std::time::Instant,
     /// CA certificates trusted besides the system's (`--registry-ca`), for every TLS peer.
     pub extra_ca: Option<&'a Path>,
+    /// `--registry-settle`: how long after its last PUT storage `oci` reads every tag it
+    /// wrote once more (zero: no last re-check).
+    pub registry_settle: std::time::Duration,
 }
 
 impl Context<'_> {
@@ -222,6 +241,11 @@ pub enum StorageError {
     Layout {
         repo: String,
         source: crate::registry::layout::LayoutError,
+    },
+    #[error("storage oci: {repo}: {source}")]
+    Referrers {
+        repo: String,
+        source: crate::registry::referrers::ReferrersError,
     },
     #[error(
         "storage oci: {target}: other writers kept replacing the tag; gave up after {attempts} attempts"

@@ -164,6 +164,7 @@ mod tests {
             signed: Signature::Raw(vec![1, 2]),
             certificate,
             log_entry: None,
+            public_key_der: Vec::new(),
         }
     }
 
