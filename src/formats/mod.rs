@@ -8,8 +8,8 @@
 //! order `_type`, `subject`, `predicateType`, `predicate`; every key inside the predicate sorted;
 //! compact, no trailing newline, no HTML escaping. The same inputs and times give the same bytes.
 
-pub(crate) mod go_json;
 pub mod cosign_sign;
+pub(crate) mod go_json;
 pub mod simplesigning;
 mod slsa_v1;
 mod slsa_v2;

@@ -72,7 +72,10 @@ pub fn parse_index(tag: Option<&str>, bytes: &[u8]) -> Result<Index, ReferrersEr
     let index: Index = serde_json::from_slice(bytes)
         .map_err(|_| bad("something that is not an image index".into()))?;
     if index.schema_version != 2 {
-        return Err(bad(format!("a schemaVersion {} document", index.schema_version)));
+        return Err(bad(format!(
+            "a schemaVersion {} document",
+            index.schema_version
+        )));
     }
     match index.media_type.as_deref() {
         // The spec's index has the media type; a registry's own answer may leave it out.
@@ -188,7 +191,10 @@ pub fn bundle_manifest(
 ) -> BundleManifest {
     let annotations = BTreeMap::from([
         (CONTENT_ANNOTATION.to_owned(), "dsse-envelope".to_owned()),
-        (PREDICATE_TYPE_ANNOTATION.to_owned(), predicate_type.to_owned()),
+        (
+            PREDICATE_TYPE_ANNOTATION.to_owned(),
+            predicate_type.to_owned(),
+        ),
         (CREATED_ANNOTATION.to_owned(), created.to_owned()),
     ]);
     let artifact = |mut d: Descriptor| {
@@ -258,7 +264,10 @@ pub fn bundle_layer_of(manifest: &[u8], subject_digest: &str) -> Option<String> 
         return None;
     }
     match m.layers.as_slice() {
-        [l] if l.media_type.starts_with("application/vnd.dev.sigstore.bundle") => {
+        [l] if l
+            .media_type
+            .starts_with("application/vnd.dev.sigstore.bundle") =>
+        {
             Some(l.digest.clone())
         }
         _ => None,

@@ -271,10 +271,7 @@ impl OciBackend {
 
     /// Phase two: PUT every pending tag and guard it (see [`guard`]): read-back rounds, then a
     /// last re-check after the grace period against slower writers.
-    fn commit(
-        &self,
-        pending: Vec<(&Target, Option<ImageManifest>)>,
-    ) -> Result<(), StorageError> {
+    fn commit(&self, pending: Vec<(&Target, Option<ImageManifest>)>) -> Result<(), StorageError> {
         let outcome = guard::Tags {
             grace: self.grace,
             deadline: self.deadline,

@@ -14,6 +14,7 @@ mod grafeas;
 mod kafka;
 mod keys;
 mod oci;
+mod oci_bundle;
 mod pipelinerun;
 mod sigstore_servers;
 mod stepaction_env;

@@ -18,8 +18,8 @@
 use std::time::{Duration, Instant};
 
 use super::{bounded, p90};
-use crate::storage::StorageError;
 use crate::registry::jitter;
+use crate::storage::StorageError;
 
 /// How many times a tag is re-applied after other writers replaced it, per check.
 pub const MAX_REAPPLY: u32 = 12;
@@ -121,7 +121,13 @@ impl<T: Sync, S: Clone + Send + Sync> Tags<'_, T, S> {
             let window = p90(windows.into_iter().flatten().collect());
             longest = longest.max(window);
             let settle = (window * 4).clamp(Duration::from_millis(5), Duration::from_secs(2));
-            tracing::debug!(round, tags = pending.len(), ?window, ?settle, "oci: settling");
+            tracing::debug!(
+                round,
+                tags = pending.len(),
+                ?window,
+                ?settle,
+                "oci: settling"
+            );
             std::thread::sleep(settle);
             let checked = bounded(&pending, |(t, _)| (self.check)(t))?;
             let lost: Vec<(&T, S)> = pending

@@ -19,7 +19,7 @@ use crate::registry::referrers::{
     self as refs, BUNDLE_V03, BundleManifest, EMPTY_CONFIG, Index, OCI_INDEX,
     PREDICATE_TYPE_ANNOTATION, ReferrersError, Subject,
 };
-use crate::registry::{Repo, RegistryError, jitter};
+use crate::registry::{RegistryError, Repo, jitter};
 use crate::signing::Signature;
 use crate::storage::{Batch, StorageError};
 use crate::subjects::ImageRef;
@@ -41,6 +41,8 @@ struct TagTarget {
     repo: Repo,
     tag: String,
     add: Vec<Descriptor>,
+    /// The manifests `add` lists, to push again should the registry lose one.
+    manifests: Vec<Vec<u8>>,
 }
 
 /// The Sigstore bundle of a DSSE signature, with the signer's key hint or certificate.
@@ -204,7 +206,11 @@ pub(super) fn store(backend: &OciBackend, batch: &Batch<'_>) -> Result<usize, St
         });
         for d in candidates {
             let key = (item.repo.clone(), d.digest.clone());
-            let cached = seen_manifests.lock().expect("not poisoned").get(&key).cloned();
+            let cached = seen_manifests
+                .lock()
+                .expect("not poisoned")
+                .get(&key)
+                .cloned();
             let layer = match cached {
                 Some(l) => l,
                 None => {
@@ -233,7 +239,10 @@ pub(super) fn store(backend: &OciBackend, batch: &Batch<'_>) -> Result<usize, St
             continue;
         }
         let m = refs::bundle_manifest(subject, &item.bundle, item.predicate_type, &created);
-        if todo.iter().any(|(i, t)| i.repo == item.repo && t.digest == m.digest) {
+        if todo
+            .iter()
+            .any(|(i, t)| i.repo == item.repo && t.digest == m.digest)
+        {
             continue;
         }
         todo.push((item, m));
@@ -244,13 +253,8 @@ pub(super) fn store(backend: &OciBackend, batch: &Batch<'_>) -> Result<usize, St
     })?;
 
     // Phase two: the manifests by digest, then the referrers tags the registry did not index.
-    let puts = bounded(&todo, |(item, m)| {
-        Ok(backend
-            .client
-            .put_referrer(&item.repo, &m.digest, &m.bytes, OCI_MANIFEST)?
-            .subject_indexed)
-    })?;
-    let mut tags: BTreeMap<(Repo, String), Vec<Descriptor>> = BTreeMap::new();
+    let puts = bounded(&todo, |(item, m)| put_manifest(backend, item, m))?;
+    let mut tags: BTreeMap<(Repo, String), (Vec<Descriptor>, Vec<Vec<u8>>)> = BTreeMap::new();
     for ((item, m), indexed) in todo.iter().zip(puts) {
         let listing = &by_image[&(item.repo.clone(), item.image.digest_hex.clone())].1;
         if indexed {
@@ -259,13 +263,23 @@ pub(super) fn store(backend: &OciBackend, batch: &Batch<'_>) -> Result<usize, St
         if listing.api {
             tracing::warn!(repo = %item.repo, "the registry has the referrers API but did not index the subject; updating the referrers tag too");
         }
-        tags.entry((item.repo.clone(), refs::fallback_tag(&item.image.digest_hex)))
-            .or_default()
-            .push(m.descriptor.clone());
+        let (add, manifests) = tags
+            .entry((
+                item.repo.clone(),
+                refs::fallback_tag(&item.image.digest_hex),
+            ))
+            .or_default();
+        add.push(m.descriptor.clone());
+        manifests.push(m.bytes.clone());
     }
     let targets: Vec<TagTarget> = tags
         .into_iter()
-        .map(|((repo, tag), add)| TagTarget { repo, tag, add })
+        .map(|((repo, tag), (add, manifests))| TagTarget {
+            repo,
+            tag,
+            add,
+            manifests,
+        })
         .collect();
     if !targets.is_empty() {
         let pending: Vec<(&TagTarget, Option<Index>)> = targets
@@ -297,6 +311,37 @@ pub(super) fn store(backend: &OciBackend, batch: &Batch<'_>) -> Result<usize, St
     Ok(todo.len())
 }
 
+/// PUTs a referrer manifest by digest; says whether the registry indexed its subject.
+/// Concurrent uploads of one blob (the empty config; one image's signature bundle in several
+/// runs) can leave distribution briefly without it: upload again and retry.
+fn put_manifest(
+    backend: &OciBackend,
+    item: &Item<'_>,
+    m: &BundleManifest,
+) -> Result<bool, StorageError> {
+    let mut lost_blob_retries = 0;
+    loop {
+        match backend
+            .client
+            .put_referrer(&item.repo, &m.digest, &m.bytes, OCI_MANIFEST)
+        {
+            Ok(put) => return Ok(put.subject_indexed),
+            Err(RegistryError::Status {
+                status: 400,
+                message,
+                ..
+            }) if message.contains("BLOB_UNKNOWN") && lost_blob_retries < 3 => {
+                lost_blob_retries += 1;
+                tracing::warn!(repo = %item.repo, "the registry lost a blob of ours; uploading again");
+                backend.client.upload_blob(&item.repo, EMPTY_CONFIG)?;
+                backend.client.upload_blob(&item.repo, &item.bundle)?;
+                std::thread::sleep(jitter(Duration::from_millis(20)));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 fn listed(i: Option<&Index>) -> Vec<&str> {
     i.map(|i| i.manifests.iter().map(|d| d.digest.as_str()).collect())
         .unwrap_or_default()
@@ -311,6 +356,7 @@ fn put_tag(
     mut current: Option<Index>,
 ) -> Result<Option<Duration>, StorageError> {
     let mut unavailable = 0;
+    let mut lost_manifest_retries = 0;
     let mut backoff = Duration::from_millis(100);
     loop {
         let Some(body) = refs::append(&t.tag, current.as_ref(), &t.add)
@@ -329,6 +375,24 @@ fn put_tag(
             .put_referrer(&t.repo, &t.tag, &body, OCI_INDEX)
         {
             Ok(_) => return Ok(Some(read_at.elapsed())),
+            // The same manifest PUT by several runs at once (one image's signature, made in
+            // the same second) can leave the registry briefly without it: PUT ours again.
+            Err(RegistryError::Status {
+                status: 400,
+                message,
+                ..
+            }) if message.contains("BLOB_UNKNOWN") && lost_manifest_retries < 3 => {
+                lost_manifest_retries += 1;
+                tracing::warn!(repo = %t.repo, tag = %t.tag, "the registry lost a referrer manifest; pushing it again");
+                for m in &t.manifests {
+                    let digest = crate::registry::sha256_digest(m);
+                    backend
+                        .client
+                        .put_referrer(&t.repo, &digest, m, OCI_MANIFEST)?;
+                }
+                std::thread::sleep(jitter(Duration::from_millis(20)));
+                current = read_tag(backend, &t.repo, &t.tag)?;
+            }
             Err(RegistryError::Unavailable { message, .. })
                 if unavailable < 5 && !backend.client.past_deadline() =>
             {
