@@ -322,3 +322,135 @@ fn a_tampered_bundle_fails_cosign3_verify() {
     let (verified, text) = verify(&pod, &img).unwrap();
     assert!(!verified, "cosign3 accepted a tampered bundle:\n{text}");
 }
+
+/// A writer as slow as cosign: it read the tag before chainlet wrote (here: an empty tag),
+/// and PUTs its stale copy (`stale`, without chainlet's entry) 2.5 s after chainlet's entry
+/// first shows, which is after chainlet's read-back. Returns whether chainlet's entry is in
+/// the tag when chainlet has exited 0.
+fn race_a_slow_writer(
+    settle: &str,
+    tag_of: fn(&str) -> String,
+    encoding: &str,
+    has_ours: fn(&Registry, &str) -> bool,
+    stale: fn(&Registry, &str),
+) -> bool {
+    let reg = Registry::plain();
+    let (pod, hex) = pod_for(&reg);
+    let tag = tag_of(&hex);
+    let run = Attest::new(&pod)
+        .taskrun("build-run", UID)
+        .flag("--insecure-registry", &reg.addr)
+        .storage("taskrun", "oci")
+        .set("artifacts.oci.storage=")
+        .set(&format!("storage.oci.encoding-format={encoding}"))
+        .flag("--registry-settle", settle)
+        .times();
+    std::thread::scope(|s| {
+        let chainlet = s.spawn(|| run.run());
+        let start = std::time::Instant::now();
+        while !has_ours(&reg, &tag) {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "no entry of chainlet's appeared"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        // After chainlet's read-back, which comes 4 × its read → PUT window after its PUT,
+        // capped at 2 s; and before a last re-check 4 s after it.
+        std::thread::sleep(std::time::Duration::from_millis(2500));
+        stale(&reg, &tag);
+        ok(&chainlet.join().unwrap());
+    });
+    has_ours(&reg, &tag)
+}
+
+fn att_has_ours(reg: &Registry, tag: &str) -> bool {
+    crate::common::registry::layers(&reg.addr, REPO, tag)
+        .iter()
+        .any(|l| l["annotations"]["predicateType"] == SLSA1)
+}
+
+/// cosign's stale `.att`: only its own layer.
+fn stale_att(reg: &Registry, tag: &str) {
+    use chainlet::registry::layout::{self, Layer};
+    let client = plain_client(&reg.addr);
+    let r = repo(reg);
+    let layer = Layer::attestation(
+        b"{\"payload\":\"\"}".to_vec(),
+        "https://example.com/race/v1",
+    );
+    let u = layout::append(tag, None, std::slice::from_ref(&layer))
+        .unwrap()
+        .unwrap();
+    client.push_blob(&r, &layer.bytes).unwrap();
+    client.push_blob(&r, &u.config).unwrap();
+    client
+        .put_manifest(&r, tag, &u.manifest, &u.media_type)
+        .unwrap();
+}
+
+fn referrers_have_ours(reg: &Registry, tag: &str) -> bool {
+    referrers(reg, tag.trim_start_matches("sha256-"))
+        .iter()
+        .any(|d| d["annotations"]["dev.sigstore.bundle.predicateType"] == SLSA1)
+}
+
+/// A stale referrers index: one other referrer (any manifest of the repository).
+fn stale_referrers(reg: &Registry, tag: &str) {
+    let other = push_image(&reg.addr, REPO);
+    let (_, bytes) = get(reg, &format!("sha256:{other}")).unwrap();
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                       "size": bytes.len(), "digest": format!("sha256:{other}"),
+                       "artifactType": "application/example"}],
+    });
+    plain_client(&reg.addr)
+        .put_manifest(
+            &repo(reg),
+            tag,
+            &serde_json::to_vec(&index).unwrap(),
+            "application/vnd.oci.image.index.v1+json",
+        )
+        .unwrap();
+}
+
+#[test]
+fn the_last_recheck_restores_what_a_slow_writer_erased_from_the_att_tag() {
+    let att = |hex: &str| format!("sha256-{hex}.att");
+    assert!(race_a_slow_writer(
+        "4000",
+        att,
+        "dsse",
+        att_has_ours,
+        stale_att
+    ));
+    // Without it (what chainlet did before), the slow writer wins, and the run still exits 0.
+    assert!(!race_a_slow_writer(
+        "0",
+        att,
+        "dsse",
+        att_has_ours,
+        stale_att
+    ));
+}
+
+#[test]
+fn the_last_recheck_restores_what_a_slow_writer_erased_from_the_referrers_tag() {
+    let tag = |hex: &str| format!("sha256-{hex}");
+    assert!(race_a_slow_writer(
+        "4000",
+        tag,
+        "sigstore-bundle",
+        referrers_have_ours,
+        stale_referrers
+    ));
+    assert!(!race_a_slow_writer(
+        "0",
+        tag,
+        "sigstore-bundle",
+        referrers_have_ours,
+        stale_referrers
+    ));
+}
