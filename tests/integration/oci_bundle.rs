@@ -454,3 +454,150 @@ fn the_last_recheck_restores_what_a_slow_writer_erased_from_the_referrers_tag() 
         stale_referrers
     ));
 }
+
+/// Pushes a bundle referrer about image `hex` whose DSSE envelope (type `payload_type`) holds
+/// `payload`, signed by openssl with `key`; the referrers tag lists only it.
+fn push_signed_referrer(
+    reg: &Registry,
+    hex: &str,
+    key: &std::path::Path,
+    payload_type: &str,
+    payload: &[u8],
+) {
+    use base64::Engine as _;
+    use chainlet::registry::referrers as refs;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut pae = format!(
+        "DSSEv1 {} {payload_type} {} ",
+        payload_type.len(),
+        payload.len()
+    )
+    .into_bytes();
+    pae.extend_from_slice(payload);
+    let dir = key.parent().unwrap();
+    std::fs::write(dir.join("pae"), &pae).unwrap();
+    openssl(
+        dir,
+        &[
+            "dgst",
+            "-sha256",
+            "-sign",
+            key.to_str().unwrap(),
+            "-out",
+            "sig",
+            "pae",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "pkey",
+            "-in",
+            key.to_str().unwrap(),
+            "-pubout",
+            "-outform",
+            "DER",
+            "-out",
+            "pub.der",
+        ],
+    );
+    let der = std::fs::read(dir.join("pub.der")).unwrap();
+    use sha2::Digest as _;
+    let bundle = serde_json::to_vec(&serde_json::json!({
+        "mediaType": BUNDLE,
+        "verificationMaterial": {"publicKey": {"hint": b64.encode(sha2::Sha256::digest(&der))}, "tlogEntries": []},
+        "dsseEnvelope": {"payload": b64.encode(payload), "payloadType": payload_type,
+                         "signatures": [{"sig": b64.encode(std::fs::read(dir.join("sig")).unwrap())}]},
+    }))
+    .unwrap();
+    let client = plain_client(&reg.addr);
+    let r = repo(reg);
+    client.push_blob(&r, &bundle).unwrap();
+    client.push_blob(&r, refs::EMPTY_CONFIG).unwrap();
+    let digest = format!("sha256:{hex}");
+    let subject =
+        refs::Subject::of(&digest, &client.get_manifest(&r, &digest).unwrap().unwrap()).unwrap();
+    let m = refs::bundle_manifest(&subject, &bundle, SIGN_PREDICATE, "2026-01-02T03:04:05Z");
+    client
+        .put_manifest(
+            &r,
+            &m.digest,
+            &m.bytes,
+            "application/vnd.oci.image.manifest.v1+json",
+        )
+        .unwrap();
+    let index = refs::append("t", None, &[m.descriptor]).unwrap().unwrap();
+    client
+        .put_manifest(&r, &refs::fallback_tag(hex), &index, refs::OCI_INDEX)
+        .unwrap();
+}
+
+/// The question: would Chains' simple-signing payload in a DSSE bundle do for cosign 3?
+/// No: as an in-toto payload it is no statement about the image, and under its own payload
+/// type cosign 3.1 refuses the type. cosign 3's statement, signed the same way, verifies.
+#[test]
+fn cosign3_refuses_simple_signing_in_dsse_and_takes_cosign_3s_statement() {
+    let work = tempfile::tempdir().unwrap();
+    let key = work.path().join("x509.pem");
+    openssl(
+        work.path(),
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "x509.pem",
+        ],
+    );
+    openssl(
+        work.path(),
+        &["pkey", "-in", "x509.pem", "-pubout", "-out", "x509.pub"],
+    );
+    let public = work.path().join("x509.pub");
+    let reg = Registry::plain();
+    let cases: [(
+        &str,
+        fn(&chainlet::subjects::ImageRef) -> Vec<u8>,
+        bool,
+        &str,
+    ); 3] = [
+        (
+            "application/vnd.in-toto+json",
+            chainlet::formats::cosign_sign::statement,
+            true,
+            "",
+        ),
+        (
+            "application/vnd.in-toto+json",
+            chainlet::formats::simplesigning::payload,
+            false,
+            "does not match digests in statement",
+        ),
+        (
+            "application/vnd.dev.cosign.simplesigning.v1+json",
+            chainlet::formats::simplesigning::payload,
+            false,
+            "unsupported DSSE payload type",
+        ),
+    ];
+    for (payload_type, payload, verifies, why) in cases {
+        let hex = push_image(&reg.addr, REPO);
+        let img = image(&reg, &hex);
+        let image_ref = chainlet::subjects::ImageRef::parse(&img).unwrap();
+        push_signed_referrer(&reg, &hex, &key, payload_type, &payload(&image_ref));
+        let Some((ok, text)) = cosign3_ok(&[
+            "verify",
+            "--key",
+            public.to_str().unwrap(),
+            "--insecure-ignore-tlog",
+            "--allow-http-registry",
+            &img,
+        ]) else {
+            return;
+        };
+        assert_eq!(ok, verifies, "{payload_type}:\n{text}");
+        assert!(text.contains(why), "{payload_type}:\n{text}");
+    }
+}
