@@ -557,12 +557,8 @@ fn cosign3_refuses_simple_signing_in_dsse_and_takes_cosign_3s_statement() {
     );
     let public = work.path().join("x509.pub");
     let reg = Registry::plain();
-    let cases: [(
-        &str,
-        fn(&chainlet::subjects::ImageRef) -> Vec<u8>,
-        bool,
-        &str,
-    ); 3] = [
+    type MakePayload = fn(&chainlet::subjects::ImageRef) -> Vec<u8>;
+    let cases: [(&str, MakePayload, bool, &str); 3] = [
         (
             "application/vnd.in-toto+json",
             chainlet::formats::cosign_sign::statement,

@@ -28,16 +28,19 @@ pub const MAX_LAST_CHECKS: u32 = 4;
 /// The default grace before the last re-check (`--registry-settle`).
 pub const DEFAULT_GRACE: Duration = Duration::from_millis(1000);
 
+/// One read → PUT from the last read: the window it took, `None` when ours was there.
+pub type PutFn<'a, T, S> = &'a (dyn Fn(&T, &S) -> Result<Option<Duration>, StorageError> + Sync);
+/// Reads the tag: whether our entries are all there, and what it holds.
+pub type CheckFn<'a, T, S> = &'a (dyn Fn(&T) -> Result<(bool, S), StorageError> + Sync);
+
 /// How one kind of tag is written and checked. `S` is what a read of the tag returned, handed
 /// to the next PUT so it builds on it.
 pub struct Tags<'a, T, S> {
     pub grace: Duration,
     pub deadline: Instant,
     pub label: &'a (dyn Fn(&T) -> String + Sync),
-    /// One read → PUT from the last read: the window it took, `None` when ours was there.
-    pub put: &'a (dyn Fn(&T, &S) -> Result<Option<Duration>, StorageError> + Sync),
-    /// Reads the tag: whether our entries are all there, and what it holds.
-    pub check: &'a (dyn Fn(&T) -> Result<(bool, S), StorageError> + Sync),
+    pub put: PutFn<'a, T, S>,
+    pub check: CheckFn<'a, T, S>,
 }
 
 /// What the guard did, for logs and the bench.

@@ -254,7 +254,9 @@ pub(super) fn store(backend: &OciBackend, batch: &Batch<'_>) -> Result<usize, St
 
     // Phase two: the manifests by digest, then the referrers tags the registry did not index.
     let puts = bounded(&todo, |(item, m)| put_manifest(backend, item, m))?;
-    let mut tags: BTreeMap<(Repo, String), (Vec<Descriptor>, Vec<Vec<u8>>)> = BTreeMap::new();
+    // Per referrers tag: the entries to add and their manifests.
+    type Adds = (Vec<Descriptor>, Vec<Vec<u8>>);
+    let mut tags: BTreeMap<(Repo, String), Adds> = BTreeMap::new();
     for ((item, m), indexed) in todo.iter().zip(puts) {
         let listing = &by_image[&(item.repo.clone(), item.image.digest_hex.clone())].1;
         if indexed {
