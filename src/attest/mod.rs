@@ -122,12 +122,16 @@ fn taskrun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned>, F
     let tekton_storage = [ArtifactType::TaskRun, ArtifactType::Oci]
         .iter()
         .any(|t| config.stores(*t, StorageName::Tekton));
-    let needs_api =
-        tekton_storage || (config.enabled(ArtifactType::TaskRun) && format == Format::Tekton);
-    let kube = collect::access::client(
-        args,
-        needs_api.then_some("storage or format tekton needs the Kubernetes API"),
-    )?;
+    let needed_for =
+        if tekton_storage || (config.enabled(ArtifactType::TaskRun) && format == Format::Tekton) {
+            Some("storage or format tekton needs the Kubernetes API")
+        } else if manual_transparency(config) {
+            Some(MANUAL_NEEDS_API)
+        } else {
+            None
+        };
+    let needs_api = needed_for.is_some();
+    let kube = collect::access::client(args, needed_for)?;
     let run = collect::taskrun::collect(args, kube.as_deref(), needs_api)?;
     let artifacts =
         subjects::subjects(&run, format.view(), strictness(args)).map_err(Failure::run)?;
@@ -247,6 +251,8 @@ fn pipelinerun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned
         Some(
             "artifacts.pipelinerun.enable-deep-inspection needs the child TaskRuns from the Kubernetes API",
         )
+    } else if manual_transparency(config) {
+        Some(MANUAL_NEEDS_API)
     } else {
         None
     };
@@ -347,6 +353,14 @@ fn open_routes(
     }
     routes.sort_by_key(|r| (r.backend.place(), r.backend.name()));
     Ok(routes)
+}
+
+const MANUAL_NEEDS_API: &str = "transparency.enabled \"manual\" reads the run's \
+     chains.tekton.dev/transparency-upload annotation from the Kubernetes API";
+
+/// `transparency.enabled: manual`: whether to log is decided by the run's annotations.
+fn manual_transparency(config: &Config) -> bool {
+    config.get("transparency.enabled") == "manual"
 }
 
 /// What the flags say about the transparency log's trust.

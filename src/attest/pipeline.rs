@@ -97,11 +97,10 @@ pub fn execute(
             .ok_or_else(|| Failure::run(format!("signer {name} was not opened")))
     };
 
-    let attestation = match &work.attestation {
+    let mut attestation = match &work.attestation {
         Some(unsigned) => {
             let signer = signer(work.attestation_signer)?;
             let signed = signing::sign(signer, &unsigned.payload).map_err(Failure::run)?;
-            let log_entry = log_one(log, &unsigned.payload, &signed, signer)?;
             Some(Attestation {
                 key: unsigned.key.clone(),
                 images: unsigned.images.clone(),
@@ -109,7 +108,7 @@ pub fn execute(
                 statement: unsigned.payload.bytes.clone(),
                 signed,
                 certificate: signer.certificate().cloned(),
-                log_entry,
+                log_entry: None,
                 public_key_der: signer.public_key_der(),
             })
         }
@@ -120,36 +119,75 @@ pub fn execute(
     } else {
         let signer = signer(work.image_signer)?;
         let payloads: Vec<Payload> = work.images.iter().map(|(_, p)| p.clone()).collect();
-        let sigs = signing::sign_all(signer, &payloads).map_err(Failure::run)?;
-        let mut statements = signing::sign_all(signer, &work.image_statements)
+        signing::sign_all(signer, &payloads).map_err(Failure::run)?
+    };
+    // cosign 3's statements about the images (encoding-format sigstore-bundle), same signer.
+    let statements = if work.image_statements.is_empty() {
+        Vec::new()
+    } else {
+        signing::sign_all(signer(work.image_signer)?, &work.image_statements)
             .map_err(Failure::run)?
+    };
+
+    // Every upload at once: a log answers in tens of milliseconds (v1) to a second (v2, which
+    // batches entries into checkpoints), so one after another would add up.
+    let mut uploads: Vec<(&Payload, &Signature, &dyn Signer)> = Vec::new();
+    if let (Some(unsigned), Some(a)) = (&work.attestation, &attestation) {
+        uploads.push((
+            &unsigned.payload,
+            &a.signed,
+            signer(work.attestation_signer)?,
+        ));
+    }
+    if !work.images.is_empty() {
+        let image_signer = signer(work.image_signer)?;
+        for ((_, payload), sig) in work.images.iter().zip(&signatures) {
+            uploads.push((payload, sig, image_signer));
+        }
+        for (payload, sig) in work.image_statements.iter().zip(&statements) {
+            uploads.push((payload, sig, image_signer));
+        }
+    }
+    let mut entries = log_all(log, &uploads)?.into_iter();
+    if let Some(a) = attestation.as_mut() {
+        a.log_entry = entries.next().flatten();
+    }
+    let mut out = Vec::with_capacity(signatures.len());
+    if !work.images.is_empty() {
+        let image_signer = signer(work.image_signer)?;
+        let logged: Vec<Option<LogEntry>> = entries.collect();
+        let (image_entries, statement_entries) =
+            logged.split_at(signatures.len().min(logged.len()));
+        let mut statements = statements
             .into_iter()
-            .zip(&work.image_statements);
-        let public_key_der = signer.public_key_der();
-        let mut out = Vec::with_capacity(sigs.len());
-        for ((image, payload), sig) in work.images.iter().zip(sigs) {
-            let log_entry = log_one(log, payload, &sig, signer)?;
+            .zip(&work.image_statements)
+            .zip(statement_entries.iter().cloned());
+        for (((image, payload), sig), log_entry) in work
+            .images
+            .iter()
+            .zip(signatures)
+            .zip(image_entries.iter().cloned())
+        {
             let raw = sig.raw().map_err(Failure::run)?;
-            let statement = match statements.next() {
-                Some((signed, st)) => Some(SignedStatement {
-                    log_entry: log_one(log, st, &signed, signer)?,
+            let statement = statements
+                .next()
+                .map(|((signed, st), log_entry)| SignedStatement {
                     statement: st.bytes.clone(),
                     signed,
-                }),
-                None => None,
-            };
+                    log_entry,
+                });
             out.push(ImageSignature {
                 image: image.clone(),
                 payload: payload.bytes.clone(),
                 signature: signing::base64(&raw),
-                certificate: signer.certificate().cloned(),
+                certificate: image_signer.certificate().cloned(),
                 log_entry,
-                public_key_der: public_key_der.clone(),
+                public_key_der: image_signer.public_key_der(),
                 statement,
             });
         }
-        out
-    };
+    }
+    let signatures = out;
 
     store(routes, attestation.as_ref(), &signatures)?;
     Ok(Stored {
@@ -158,18 +196,43 @@ pub fn execute(
     })
 }
 
-fn log_one(
+/// How many log uploads run at once.
+const LOG_PARALLELISM: usize = 8;
+
+/// Logs every signed payload, up to [`LOG_PARALLELISM`] at a time, answers in order; the
+/// first failure fails the run before anything is stored.
+fn log_all(
     log: &dyn Transparency,
-    payload: &Payload,
-    signature: &Signature,
-    signer: &dyn Signer,
-) -> Result<Option<LogEntry>, Failure> {
-    log.log(&transparency::Signed {
-        payload,
-        signature,
-        signer,
+    uploads: &[(&Payload, &Signature, &dyn Signer)],
+) -> Result<Vec<Option<LogEntry>>, Failure> {
+    let one = |(payload, signature, signer): &(&Payload, &Signature, &dyn Signer)| {
+        log.log(&transparency::Signed {
+            payload,
+            signature,
+            signer: *signer,
+        })
+        .map_err(Failure::run)
+    };
+    if uploads.len() < 2 {
+        return uploads.iter().map(one).collect();
+    }
+    let chunk = uploads.len().div_ceil(LOG_PARALLELISM);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = uploads
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        let mut out = Vec::with_capacity(uploads.len());
+        for h in handles {
+            for r in h
+                .join()
+                .map_err(|_| Failure::run("a transparency-log upload failed unexpectedly"))?
+            {
+                out.push(r?);
+            }
+        }
+        Ok(out)
     })
-    .map_err(Failure::run)
 }
 
 /// Hands each backend the parts it stores, after every backend's preflight has passed. When one

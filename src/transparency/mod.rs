@@ -11,7 +11,9 @@
 //! the stage is [`Disabled`] and nothing changes downstream.
 
 pub mod bundle;
+pub mod proof;
 pub mod trust;
+pub mod tsa;
 
 use std::collections::BTreeMap;
 

@@ -20,3 +20,4 @@ mod sigstore_servers;
 mod stepaction_env;
 mod taskrun_api;
 mod tekton_yaml;
+mod tsa;

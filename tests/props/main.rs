@@ -21,6 +21,7 @@ mod referrers;
 mod registry;
 mod results;
 mod support;
+mod transparency;
 
 use chainlet::collect::{PipelineRecord, RunRecord};
 use chainlet::formats::{self, Format};

@@ -458,9 +458,14 @@ impl Tsa {
                 }
                 Err(why) => {
                     let tail = log_tail(&log);
-                    if tail.contains(":2112") && Instant::now() < give_up {
-                        std::thread::sleep(Duration::from_millis(500));
-                        continue;
+                    if tail.contains(":2112") {
+                        if Instant::now() < give_up {
+                            std::thread::sleep(Duration::from_millis(500));
+                            continue;
+                        }
+                        panic!(
+                            "{why}: another process held :2112 (timestamp-server's metrics port, fixed in its code) for 60 s:\n{tail}"
+                        );
                     }
                     panic!("{why}:\n{tail}");
                 }
