@@ -168,8 +168,8 @@ mod tests {
             statement: br#"{"_type":"x","n":1.5}"#.to_vec(),
             signed: Signature::Dsse(envelope.clone()),
             certificate: None,
-            log_entry: None,
             public_key_der: Vec::new(),
+            log_entry: None,
         };
         let image = ImageSignature {
             image: crate::subjects::ImageRef::parse(&format!(
@@ -183,8 +183,8 @@ mod tests {
                 cert_pem: "LEAF".into(),
                 chain_pem: "ROOT".into(),
             }),
-            log_entry: None,
             public_key_der: Vec::new(),
+            log_entry: None,
             statement: None,
         };
         let batch = Batch {

@@ -545,8 +545,8 @@ mod tests {
             statement: b"{}".to_vec(),
             signed: Signature::Raw(vec![0, 1]),
             certificate: None,
-            log_entry: None,
             public_key_der: Vec::new(),
+            log_entry: None,
         };
         let image = ImageSignature {
             image: crate::subjects::ImageRef::parse(&format!(
@@ -557,8 +557,8 @@ mod tests {
             payload: b"{\"critical\":{}}".to_vec(),
             signature: "AAEC".into(),
             certificate: None,
-            log_entry: None,
             public_key_der: Vec::new(),
+            log_entry: None,
             statement: None,
         };
         let batch = Batch {

@@ -42,10 +42,10 @@ pub struct Attestation {
     pub signed: Signature,
     /// The signer's certificate and chain, for signers that have one.
     pub certificate: Option<Certificate>,
-    /// The transparency log's entry, when the run logs.
-    pub log_entry: Option<LogEntry>,
     /// The signer's public key, DER SubjectPublicKeyInfo (a Sigstore bundle's key hint).
     pub public_key_der: Vec<u8>,
+    /// The transparency log's entry, when the run logs.
+    pub log_entry: Option<LogEntry>,
 }
 
 impl Attestation {
@@ -77,9 +77,9 @@ pub struct ImageSignature {
     /// Standard base64 of the signature over `payload`.
     pub signature: String,
     pub certificate: Option<Certificate>,
-    pub log_entry: Option<LogEntry>,
     /// The signer's public key, DER SubjectPublicKeyInfo (a Sigstore bundle's key hint).
     pub public_key_der: Vec<u8>,
+    pub log_entry: Option<LogEntry>,
     /// cosign 3's signature of the image, for `storage.oci.encoding-format: sigstore-bundle`:
     /// an in-toto statement about the image, signed in DSSE.
     pub statement: Option<SignedStatement>,

@@ -163,8 +163,8 @@ mod tests {
             statement: b"{}".to_vec(),
             signed: Signature::Raw(vec![1, 2]),
             certificate,
-            log_entry: None,
             public_key_der: Vec::new(),
+            log_entry: None,
         }
     }
 
