@@ -93,19 +93,27 @@ fn a_signer_a_log_and_a_backend_plug_in_without_changing_chainlet() {
     let env = att.envelope().expect("a DSSE envelope");
     assert_eq!(env.signatures[0].keyid, "test-key");
     assert_eq!(att.certificate.as_ref().unwrap().cert_pem, signer::CERT);
-    assert_eq!(att.log_entry.as_ref().unwrap().log_index, 0);
-    // Three image signatures in order, each with its own log entry.
-    let indexes: Vec<u64> = stored
+    assert_eq!(att.log_entry.as_ref().unwrap().body, att.statement);
+    // Three image signatures in order, each with its own log entry (uploads run at once, so
+    // the log numbers them in arrival order: match each entry by its body, the payload).
+    for s in &stored.signatures {
+        assert_eq!(s.log_entry.as_ref().unwrap().body, s.payload);
+    }
+    let indexes: std::collections::BTreeSet<u64> = stored
         .signatures
         .iter()
         .map(|s| s.log_entry.as_ref().unwrap().log_index)
+        .chain(att.log_entry.as_ref().map(|e| e.log_index))
         .collect();
-    assert_eq!(indexes, [1, 2, 3]);
+    assert_eq!(indexes, [0, 1, 2, 3].into());
     // The backend got exactly that.
     let seen = record.batches();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].backend, "test");
-    assert_eq!(seen[0].attestation_log_index, Some(0));
+    assert_eq!(
+        seen[0].attestation_log_index,
+        att.log_entry.as_ref().map(|e| e.log_index)
+    );
     assert_eq!(seen[0].images, ["app0", "app1", "app2"]);
     assert!(seen[0].certificates);
 }
