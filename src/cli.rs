@@ -213,7 +213,7 @@ pub struct AttestArgs {
     /// kubernetes.io/dockerconfigjson Secret). Default: $DOCKER_CONFIG, then ~/.docker.
     #[arg(long, value_name = "DIR", env = "CHAINLET_DOCKER_CONFIG")]
     pub docker_config: Option<PathBuf>,
-    /// Seconds all registry work may take, retries included.
+    /// Seconds all registry and transparency log work may take, retries included.
     #[arg(
         long,
         value_name = "SECONDS",
@@ -251,7 +251,9 @@ pub struct AttestArgs {
     )]
     pub serviceaccount_dir: PathBuf,
     /// After a successful run, write a result: statement-digest (sha256:<hex> of the signed
-    /// payload) or subjects (JSON array of name@alg:hex), e.g.
+    /// payload), subjects (JSON array of name@alg:hex), log-index or log-uuid (the
+    /// transparency log entry of the attestation, else of the first image signature; empty
+    /// when nothing was logged), e.g.
     /// --write-result statement-digest=$(step.results.statement-digest.path). Repeatable; in the
     /// environment, one per line.
     #[arg(

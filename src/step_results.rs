@@ -1,11 +1,15 @@
 //! The step results chainlet writes for the steps after it (`--write-result`): the signed
-//! payload's digest and the subjects.
+//! payload's digest, the subjects, and the transparency log entry (index and UUID).
 
 use std::path::{Path, PathBuf};
 
 use crate::Failure;
 use crate::storage::Attestation;
 use crate::subjects::Artifact;
+use crate::transparency::LogEntry;
+
+/// The results chainlet can write.
+pub const NAMES: &[&str] = &["statement-digest", "subjects", "log-index", "log-uuid"];
 
 /// The results `--write-result` asks for, checked before any work.
 pub fn parse(specs: &[String]) -> Result<Vec<(String, PathBuf)>, Failure> {
@@ -16,9 +20,10 @@ pub fn parse(specs: &[String]) -> Result<Vec<(String, PathBuf)>, Failure> {
             let (name, path) = s.split_once('=').ok_or_else(|| {
                 Failure::usage(format!("--write-result {s:?}: expected NAME=PATH"))
             })?;
-            if !matches!(name, "statement-digest" | "subjects") {
+            if !NAMES.contains(&name) {
                 return Err(Failure::usage(format!(
-                    "--write-result {s:?}: unknown result {name:?} (statement-digest, subjects)"
+                    "--write-result {s:?}: unknown result {name:?} ({})",
+                    NAMES.join(", ")
                 )));
             }
             if path.is_empty() {
@@ -49,11 +54,14 @@ pub fn parse(specs: &[String]) -> Result<Vec<(String, PathBuf)>, Failure> {
         .collect()
 }
 
-/// Writes the step results: the signed payload's digest (empty without an attestation) and
-/// the subjects as a JSON array of `name@alg:hex`.
+/// Writes the step results: the signed payload's digest (empty without an attestation), the
+/// subjects as a JSON array of `name@alg:hex`, and the log entry's index and UUID (empty when
+/// nothing was logged). `entry` is the attestation's entry, or without one the first image
+/// signature's.
 pub fn write(
     wanted: &[(String, PathBuf)],
     attestation: Option<&Attestation>,
+    entry: Option<&LogEntry>,
     subjects: &[Artifact],
 ) -> Result<(), Failure> {
     for (name, path) in wanted {
@@ -61,6 +69,8 @@ pub fn write(
             "statement-digest" => attestation
                 .map(|a| crate::registry::sha256_digest(&a.statement))
                 .unwrap_or_default(),
+            "log-index" => entry.map(|e| e.log_index.to_string()).unwrap_or_default(),
+            "log-uuid" => entry.map(|e| e.uuid.clone()).unwrap_or_default(),
             _ => {
                 let list: Vec<String> = subjects
                     .iter()

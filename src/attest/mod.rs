@@ -44,7 +44,7 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
         routes,
     }) = planned
     else {
-        return step_results::write(&results_out, None, &[]);
+        return step_results::write(&results_out, None, None, &[]);
     };
     let log = crate::transparency::open(
         &config,
@@ -84,7 +84,12 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
         image_signatures = stored.signatures.len(),
         "attested"
     );
-    step_results::write(&results_out, stored.attestation.as_ref(), &subjects)
+    let entry = stored
+        .attestation
+        .as_ref()
+        .and_then(|a| a.log_entry.as_ref())
+        .or_else(|| stored.signatures.iter().find_map(|s| s.log_entry.as_ref()));
+    step_results::write(&results_out, stored.attestation.as_ref(), entry, &subjects)
 }
 
 /// A run ready for [`pipeline::execute`]: its payloads, its subjects (for `--write-result`)
@@ -210,7 +215,11 @@ fn taskrun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned>, F
             images,
             image_signer: config.signer(ArtifactType::Oci),
             image_statements,
-            annotations: run.api.as_ref().and_then(|a| a.annotations.clone()),
+            // A run read from the API without annotations has none (manual mode reads them).
+            annotations: run
+                .api
+                .as_ref()
+                .map(|a| a.annotations.clone().unwrap_or_default()),
         },
         subjects: artifacts.subjects,
         routes,
@@ -293,7 +302,10 @@ fn pipelinerun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned
             images: Vec::new(),
             image_signer: config.signer(ArtifactType::Oci),
             image_statements: Vec::new(),
-            annotations: record.api.as_ref().and_then(|a| a.annotations.clone()),
+            annotations: record
+                .api
+                .as_ref()
+                .map(|a| a.annotations.clone().unwrap_or_default()),
         },
         subjects,
         routes,

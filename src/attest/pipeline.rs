@@ -148,7 +148,12 @@ pub fn execute(
             uploads.push((payload, sig, image_signer));
         }
     }
-    let mut entries = log_all(log, &uploads)?.into_iter();
+    // A log that fails fails the run before anything is stored, and every backend that
+    // records failures does (`tekton`: `chains.tekton.dev/signed: "failed"`), as Chains marks
+    // a run whose upload failed.
+    let mut entries = log_all(log, &uploads)
+        .inspect_err(|failure| record_failure(routes, None, &failure.message))?
+        .into_iter();
     if let Some(a) = attestation.as_mut() {
         a.log_entry = entries.next().flatten();
     }
@@ -278,9 +283,15 @@ fn store(
     let Err((failed, failure)) = outcome else {
         return Ok(());
     };
+    record_failure(routes, Some(failed), &failure.message);
+    Err(failure)
+}
+
+/// Has every backend but `except` record the failure where it can.
+fn record_failure(routes: &[Route], except: Option<usize>, message: &str) {
     for (i, r) in routes.iter().enumerate() {
-        if i != failed
-            && let Err(e) = r.backend.record_failure(&failure.message)
+        if Some(i) != except
+            && let Err(e) = r.backend.record_failure(message)
         {
             tracing::warn!(
                 storage = r.backend.name(),
@@ -288,5 +299,4 @@ fn store(
             );
         }
     }
-    Err(failure)
 }

@@ -342,11 +342,7 @@ pub const KEYS: &[Key] = &[
     Key {
         name: "transparency.enabled",
         kind: Kind::Enum,
-        values: &[
-            ok("false"),
-            later("true", "Rekor upload is not implemented yet"),
-            later("manual", "Rekor upload is not implemented yet"),
-        ],
+        values: &[ok("false"), ok("true"), ok("manual")],
         chains_default: "false",
         default: "false",
         help: "Upload to the Rekor transparency log: true, manual (per-run opt-in) or false.",
@@ -544,7 +540,7 @@ fn status(key: &Key) -> String {
     } else if by_prefix("storage.") {
         "read; its backend is not in chainlet"
     } else if key.name == "transparency.url" {
-        "read; used by transparency (not yet)"
+        "yes (Rekor v1)"
     } else if by_prefix("signers.x509.") {
         "read; used by Fulcio signing (not yet)"
     } else if by_prefix("signers.kms.") {

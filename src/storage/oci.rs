@@ -129,7 +129,10 @@ impl OciBackend {
                     layout::sig_tag(&sig.image.digest_hex),
                 ))
                 .or_default()
-                .push(Layer::signature(sig.payload.clone(), &sig.signature));
+                .push(with_log_entry(
+                    Layer::signature(sig.payload.clone(), &sig.signature),
+                    sig.log_entry.as_ref(),
+                ));
         }
         // Format `tekton` has no envelope; the config check keeps it away from storage oci.
         if let Some((att, envelope)) = batch.attestation.and_then(|a| a.envelope().map(|e| (a, e)))
@@ -140,7 +143,10 @@ impl OciBackend {
                 by_tag
                     .entry((self.repo_of(image), layout::att_tag(&image.digest_hex)))
                     .or_default()
-                    .push(Layer::attestation(envelope.clone(), att.predicate_type));
+                    .push(with_log_entry(
+                        Layer::attestation(envelope.clone(), att.predicate_type),
+                        att.log_entry.as_ref(),
+                    ));
             }
         }
         by_tag
@@ -302,6 +308,19 @@ impl OciBackend {
             )),
         }
     }
+}
+
+/// A layer with its transparency log entry as cosign reads it (`dev.sigstore.cosign/bundle`),
+/// when the run logged one. The annotation is a function of the entry alone, so a re-run that
+/// gets the same entry back (the log's 409) builds the same layer and adds nothing.
+fn with_log_entry(mut layer: Layer, entry: Option<&crate::transparency::LogEntry>) -> Layer {
+    use crate::transparency::bundle;
+    if let Some(value) = entry.and_then(bundle::cosign_bundle_annotation) {
+        layer
+            .annotations
+            .insert(bundle::COSIGN_BUNDLE_ANNOTATION.into(), value);
+    }
+    layer
 }
 
 /// The 90th percentile of the read → PUT windows (the longest of up to ten): with many tags the

@@ -8,6 +8,9 @@
 //! chains.tekton.dev/chain-taskrun-<uid>       base64 of its chain (empty for keys)
 //! chains.tekton.dev/{payload,signature,cert,chain}-<first 12 hex of an image digest>
 //!                                             image signatures (artifacts.oci.storage=tekton)
+//! chains.tekton.dev/transparency              the log entry's URL (`<log>/api/v1/log/entries?logIndex=N`)
+//!                                             when the run was logged; as in Chains, the last
+//!                                             entry logged wins (the attestation, then images)
 //! chains.tekton.dev/signed                    "true", in the same patch
 //! ```
 //!
@@ -106,6 +109,19 @@ pub fn annotations(batch: &Batch<'_>) -> BTreeMap<String, String> {
             .decode(&image.signature)
             .unwrap_or_default();
         put(short, &image.payload, &raw, image.certificate.as_ref());
+    }
+    // Chains logs the TaskRun first, then the images, and keeps the last URL.
+    let logged = batch
+        .attestation
+        .and_then(|a| a.log_entry.as_ref())
+        .into_iter()
+        .chain(batch.images.iter().filter_map(|i| i.log_entry.as_ref()))
+        .last();
+    if let Some(entry) = logged {
+        out.insert(
+            crate::transparency::ENTRY_ANNOTATION.to_owned(),
+            entry.chains_url(),
+        );
     }
     out
 }

@@ -12,6 +12,7 @@
 
 pub mod bundle;
 pub mod proof;
+pub mod rekor_v1;
 pub mod trust;
 pub mod tsa;
 
@@ -179,9 +180,9 @@ pub fn open(
         plain_http,
         trust: crate::net::tls::Trust::system_and(ctx.extra_cas.clone(), "--registry-ca"),
     });
-    let _ = transport;
     match setup.version {
-        ApiVersion::V1 | ApiVersion::V2 => Err(TransparencyError::Setup(format!(
+        ApiVersion::V1 => rekor_v1::open(&setup, transport),
+        ApiVersion::V2 => Err(TransparencyError::Setup(format!(
             "transparency.url {}: the Rekor {} client is not built yet",
             setup.url, setup.version
         ))),

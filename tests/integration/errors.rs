@@ -223,12 +223,12 @@ fn unimplemented_chains_value_fails_at_start_up() {
     };
     let out = pod.attest(&["--set", "artifacts.taskrun.signer=kms"]);
     assert_fails_cleanly(&pod, &out, 2, &["kms", "not supported yet"]);
-    let out = pod.attest(&["--set", "transparency.enabled=true"]);
+    let out = pod.attest(&["--set", "signers.x509.fulcio.enabled=true"]);
     assert_fails_cleanly(
         &pod,
         &out,
         2,
-        &["transparency.enabled", "not supported yet"],
+        &["signers.x509.fulcio.enabled", "not supported yet"],
     );
 }
 

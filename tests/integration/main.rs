@@ -16,6 +16,7 @@ mod keys;
 mod oci;
 mod oci_bundle;
 mod pipelinerun;
+mod rekor_v1;
 mod sigstore_servers;
 mod stepaction_env;
 mod taskrun_api;

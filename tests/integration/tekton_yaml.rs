@@ -110,6 +110,8 @@ fn context(pod: &Pod) -> BTreeMap<String, String> {
             pod.s("statement-digest"),
         ),
         ("step.results.subjects.path".to_owned(), pod.s("subjects")),
+        ("step.results.log-index.path".to_owned(), pod.s("log-index")),
+        ("step.results.log-uuid.path".to_owned(), pod.s("log-uuid")),
         (
             "results.statement-digest.path".to_owned(),
             pod.s("statement-digest"),
@@ -157,6 +159,14 @@ fn the_stepaction_runs_chainlet_as_its_params_say() {
     let subjects: Vec<String> =
         serde_json::from_str(&std::fs::read_to_string(pod.path("subjects")).unwrap()).unwrap();
     assert!(!subjects.is_empty());
+    // Nothing was logged (transparency.enabled is false): the log results are empty.
+    for name in ["log-index", "log-uuid"] {
+        assert_eq!(
+            std::fs::read_to_string(pod.path(name)).unwrap(),
+            "",
+            "{name}"
+        );
+    }
 }
 
 #[test]

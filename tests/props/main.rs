@@ -19,6 +19,7 @@ mod keys;
 mod net_time;
 mod referrers;
 mod registry;
+mod rekor_v1;
 mod results;
 mod support;
 mod transparency;
