@@ -221,6 +221,16 @@ pub struct AttestArgs {
         env = "CHAINLET_REGISTRY_TIMEOUT"
     )]
     pub registry_timeout: u64,
+    /// Milliseconds storage oci waits after its last write before reading every tag it wrote
+    /// (`.sig`, `.att`, the referrers tag) once more and writing again what a slower writer
+    /// (cosign) erased meanwhile; 0 turns the last re-check off.
+    #[arg(
+        long,
+        value_name = "MILLISECONDS",
+        default_value_t = 1000,
+        env = "CHAINLET_REGISTRY_SETTLE"
+    )]
+    pub registry_settle: u64,
     /// Read the TaskRun from the Kubernetes API for the full provenance (spec, step image
     /// digests, refSource, feature flags, labels): auto = when the pod has a service-account
     /// token (a refused read is a warning), on = required, off = never (storage and format

@@ -191,6 +191,22 @@ fn taskrun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned>, F
     } else {
         Vec::new()
     };
+    // cosign 3's image signature too, for the referrers storage `oci` writes with this encoding.
+    let image_statements = if config.get("storage.oci.encoding-format") == "sigstore-bundle"
+        && config.stores(ArtifactType::Oci, StorageName::Oci)
+    {
+        images
+            .iter()
+            .map(|(image, _)| Payload {
+                bytes: formats::cosign_sign::statement(image),
+                encoding: Encoding::Dsse {
+                    payload_type: signing::dsse::INTOTO_PAYLOAD_TYPE,
+                },
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(Some(Planned {
         work: Work {
             target,
@@ -198,6 +214,7 @@ fn taskrun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned>, F
             attestation_signer: config.signer(ArtifactType::TaskRun),
             images,
             image_signer: config.signer(ArtifactType::Oci),
+            image_statements,
             // A run read from the API without annotations has none (manual mode reads them).
             annotations: run
                 .api
@@ -284,6 +301,7 @@ fn pipelinerun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned
             attestation_signer: config.signer(TYPE),
             images: Vec::new(),
             image_signer: config.signer(ArtifactType::Oci),
+            image_statements: Vec::new(),
             annotations: record
                 .api
                 .as_ref()
@@ -329,6 +347,7 @@ fn open_routes(
         namespace,
         deadline: registry.deadline,
         extra_ca: args.registry_ca.as_deref(),
+        registry_settle: std::time::Duration::from_millis(args.registry_settle.min(60_000)),
     };
     let mut routes = Vec::new();
     for name in names {

@@ -9,7 +9,7 @@ use crate::Failure;
 use crate::config::SignerName;
 use crate::signing::{self, Payload, Signature, Signer, Signers, SigningError};
 use crate::storage::tekton::Target;
-use crate::storage::{Attestation, Backend, Batch, ImageSignature};
+use crate::storage::{Attestation, Backend, Batch, ImageSignature, SignedStatement};
 use crate::subjects::ImageRef;
 use crate::transparency::{self, LogEntry, Transparency};
 
@@ -25,6 +25,9 @@ pub struct Work {
     pub images: Vec<(ImageRef, Payload)>,
     /// `artifacts.oci.signer`.
     pub image_signer: SignerName,
+    /// For `storage.oci.encoding-format: sigstore-bundle`, one more payload per image, in the
+    /// order of `images`: cosign 3's in-toto statement about it (DSSE); empty otherwise.
+    pub image_statements: Vec<Payload>,
     /// The run's annotations, when it was read from the API (`transparency.enabled: manual`
     /// decides from them).
     pub annotations: Option<std::collections::BTreeMap<String, String>>,
@@ -118,6 +121,13 @@ pub fn execute(
         let payloads: Vec<Payload> = work.images.iter().map(|(_, p)| p.clone()).collect();
         signing::sign_all(signer, &payloads).map_err(Failure::run)?
     };
+    // cosign 3's statements about the images (encoding-format sigstore-bundle), same signer.
+    let statements = if work.image_statements.is_empty() {
+        Vec::new()
+    } else {
+        signing::sign_all(signer(work.image_signer)?, &work.image_statements)
+            .map_err(Failure::run)?
+    };
 
     // Every upload at once: a log answers in tens of milliseconds (v1) to a second (v2, which
     // batches entries into checkpoints), so one after another would add up.
@@ -134,6 +144,9 @@ pub fn execute(
         for ((_, payload), sig) in work.images.iter().zip(&signatures) {
             uploads.push((payload, sig, image_signer));
         }
+        for (payload, sig) in work.image_statements.iter().zip(&statements) {
+            uploads.push((payload, sig, image_signer));
+        }
     }
     // A log that fails fails the run before anything is stored, and every backend that
     // records failures does (`tekton`: `chains.tekton.dev/signed: "failed"`), as Chains marks
@@ -147,15 +160,35 @@ pub fn execute(
     let mut out = Vec::with_capacity(signatures.len());
     if !work.images.is_empty() {
         let image_signer = signer(work.image_signer)?;
-        for ((image, payload), sig) in work.images.iter().zip(signatures) {
+        let logged: Vec<Option<LogEntry>> = entries.collect();
+        let (image_entries, statement_entries) =
+            logged.split_at(signatures.len().min(logged.len()));
+        let mut statements = statements
+            .into_iter()
+            .zip(&work.image_statements)
+            .zip(statement_entries.iter().cloned());
+        for (((image, payload), sig), log_entry) in work
+            .images
+            .iter()
+            .zip(signatures)
+            .zip(image_entries.iter().cloned())
+        {
             let raw = sig.raw().map_err(Failure::run)?;
+            let statement = statements
+                .next()
+                .map(|((signed, st), log_entry)| SignedStatement {
+                    statement: st.bytes.clone(),
+                    signed,
+                    log_entry,
+                });
             out.push(ImageSignature {
                 image: image.clone(),
                 payload: payload.bytes.clone(),
                 signature: signing::base64(&raw),
                 certificate: image_signer.certificate().cloned(),
+                log_entry,
                 public_key_der: image_signer.public_key_der(),
-                log_entry: entries.next().flatten(),
+                statement,
             });
         }
     }

@@ -206,13 +206,7 @@ pub const KEYS: &[Key] = &[
     Key {
         name: "storage.oci.encoding-format",
         kind: Kind::Enum,
-        values: &[
-            ok("dsse"),
-            later(
-                "sigstore-bundle",
-                "OCI 1.1 referrers with bundles are not implemented yet",
-            ),
-        ],
+        values: &[ok("dsse"), ok("sigstore-bundle")],
         chains_default: "dsse",
         default: "dsse",
         help: "dsse: cosign's .sig/.att tags; sigstore-bundle: OCI 1.1 referrers.",

@@ -8,6 +8,7 @@
 //! order `_type`, `subject`, `predicateType`, `predicate`; every key inside the predicate sorted;
 //! compact, no trailing newline, no HTML escaping. The same inputs and times give the same bytes.
 
+pub mod cosign_sign;
 pub(crate) mod go_json;
 pub mod simplesigning;
 mod slsa_v1;

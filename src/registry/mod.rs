@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod layout;
+pub mod referrers;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -185,6 +185,7 @@ mod tests {
             }),
             public_key_der: Vec::new(),
             log_entry: None,
+            statement: None,
         };
         let batch = Batch {
             attestation: Some(&att),

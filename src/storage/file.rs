@@ -351,6 +351,7 @@ mod tests {
             certificate: None,
             public_key_der: b"key".to_vec(),
             log_entry: None,
+            statement: None,
         };
         backend
             .store(&Batch {

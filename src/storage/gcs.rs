@@ -559,6 +559,7 @@ mod tests {
             certificate: None,
             public_key_der: Vec::new(),
             log_entry: None,
+            statement: None,
         };
         let batch = Batch {
             attestation: Some(&att),

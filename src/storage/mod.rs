@@ -80,6 +80,18 @@ pub struct ImageSignature {
     /// The signer's public key, DER SubjectPublicKeyInfo (a Sigstore bundle's key hint).
     pub public_key_der: Vec<u8>,
     pub log_entry: Option<LogEntry>,
+    /// cosign 3's signature of the image, for `storage.oci.encoding-format: sigstore-bundle`:
+    /// an in-toto statement about the image, signed in DSSE.
+    pub statement: Option<SignedStatement>,
+}
+
+/// An in-toto statement signed in DSSE, and its log entry.
+#[derive(Debug, Clone)]
+pub struct SignedStatement {
+    /// The statement, exactly the signed bytes.
+    pub statement: Vec<u8>,
+    pub signed: Signature,
+    pub log_entry: Option<LogEntry>,
 }
 
 /// What one backend is asked to store: the parts whose artifact type lists it.
@@ -149,6 +161,9 @@ pub struct Context<'a> {
     pub deadline: std::time::Instant,
     /// CA certificates trusted besides the system's (`--registry-ca`), for every TLS peer.
     pub extra_ca: Option<&'a Path>,
+    /// `--registry-settle`: how long after its last PUT storage `oci` reads every tag it
+    /// wrote once more (zero: no last re-check).
+    pub registry_settle: std::time::Duration,
 }
 
 impl Context<'_> {
@@ -226,6 +241,11 @@ pub enum StorageError {
     Layout {
         repo: String,
         source: crate::registry::layout::LayoutError,
+    },
+    #[error("storage oci: {repo}: {source}")]
+    Referrers {
+        repo: String,
+        source: crate::registry::referrers::ReferrersError,
     },
     #[error(
         "storage oci: {target}: other writers kept replacing the tag; gave up after {attempts} attempts"

@@ -7,8 +7,12 @@
 //! meanwhile), wait once for all tags four times as long as the longest read → PUT took, and
 //! read every tag back. Where another writer
 //! replaced a tag without our layers, they are applied again on top of what is there now, with
-//! jittered backoff, a bounded number of rounds.
+//! jittered backoff, a bounded number of rounds; and a last re-check of every tag after a grace
+//! period (`--registry-settle`) catches writers as slow as cosign (see [`guard`]).
 //! This makes a lost layer unlikely, not impossible: the registry offers no atomic update.
+//!
+//! With `storage.oci.encoding-format: sigstore-bundle` the same run writes OCI 1.1 referrers
+//! instead (see [`referrers`]).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -20,10 +24,11 @@ use crate::registry::layout::{self, ImageManifest, Layer};
 use crate::registry::{Client, Repo, jitter};
 use crate::subjects::ImageRef;
 
+mod guard;
+mod referrers;
+
 /// How many tags are written at once.
 const CONCURRENCY: usize = 8;
-/// How many times a tag is re-applied after other writers replaced it.
-const MAX_REAPPLY: u32 = 12;
 
 pub struct OciBackend {
     client: Client,
@@ -34,6 +39,12 @@ pub struct OciBackend {
     prefetched: Mutex<BTreeMap<(Repo, String), Prefetched>>,
     /// Blobs pushed to a repository during this run, one lock each.
     pushed: Mutex<BTreeMap<BlobKey, std::sync::Arc<Mutex<bool>>>>,
+    /// `storage.oci.encoding-format: sigstore-bundle`: OCI 1.1 referrers instead of tags.
+    bundles: bool,
+    /// The wait before the last re-check of every tag written (`--registry-settle`).
+    grace: Duration,
+    /// The run's deadline.
+    deadline: Instant,
 }
 
 /// A tag as `warm_up` read it, or the error it met.
@@ -82,7 +93,11 @@ fn open(ctx: &Context<'_>) -> Result<Box<dyn Backend>, StorageError> {
         opts.insecure_registries.push(r.registry.clone());
     }
     let client = Client::new(opts)?;
-    Ok(Box::new(OciBackend::new(client, repository)))
+    let mut backend = OciBackend::new(client, repository);
+    backend.bundles = ctx.config.get("storage.oci.encoding-format") == "sigstore-bundle";
+    backend.grace = ctx.registry_settle;
+    backend.deadline = ctx.deadline;
+    Ok(Box::new(backend))
 }
 
 impl OciBackend {
@@ -92,6 +107,9 @@ impl OciBackend {
             repository,
             pushed: Mutex::default(),
             prefetched: Mutex::default(),
+            bundles: false,
+            grace: guard::DEFAULT_GRACE,
+            deadline: Instant::now() + Duration::from_secs(120),
         }
     }
 
@@ -257,65 +275,28 @@ impl OciBackend {
         }
     }
 
-    /// Phase two, in rounds: PUT every pending tag; wait once, four times as long as the
-    /// (90th percentile) read → PUT window (a writer that read before our PUT writes within about that
-    /// time); read every tag back; tags that lost our layers to another writer go to the next
-    /// round, on top of what is there now.
-    fn commit(
-        &self,
-        mut pending: Vec<(&Target, Option<ImageManifest>)>,
-    ) -> Result<(), StorageError> {
-        let mut backoff = Duration::from_millis(20);
-        for round in 1..=MAX_REAPPLY {
-            if round > 1 && self.client.past_deadline() {
-                break;
-            }
-            let windows = bounded(&pending, |(t, current)| {
+    /// Phase two: PUT every pending tag and guard it (see [`guard`]): read-back rounds, then a
+    /// last re-check after the grace period against slower writers.
+    fn commit(&self, pending: Vec<(&Target, Option<ImageManifest>)>) -> Result<(), StorageError> {
+        let outcome = guard::Tags {
+            grace: self.grace,
+            deadline: self.deadline,
+            label: &|t: &Target| format!("{}:{}", t.repo, t.tag),
+            put: &|t: &Target, current: &Option<ImageManifest>| {
                 let mut current = current.clone();
                 self.put(t, &mut current)
-            })?;
-            let longest = p90(windows.into_iter().flatten().collect());
-            let settle = (longest * 4).clamp(Duration::from_millis(5), Duration::from_secs(2));
-            tracing::debug!(
-                round,
-                tags = pending.len(),
-                ?longest,
-                ?settle,
-                "oci: settling"
-            );
-            std::thread::sleep(settle);
-            let checked = bounded(&pending, |(t, _)| {
+            },
+            check: &|t: &Target| {
                 let latest = self.read(t)?;
                 let kept = latest
                     .as_ref()
                     .is_some_and(|m| t.layers.iter().all(|l| layout::contains(m, l)));
                 Ok((kept, latest))
-            })?;
-            let lost: Vec<(&Target, Option<ImageManifest>)> = pending
-                .iter()
-                .zip(checked)
-                .filter(|(_, (kept, _))| !kept)
-                .map(|((t, _), (_, latest))| (*t, latest))
-                .collect();
-            if lost.is_empty() {
-                return Ok(());
-            }
-            for (t, _) in &lost {
-                tracing::warn!(repo = %t.repo, tag = %t.tag, round, "another writer replaced the tag; applying our layers again");
-            }
-            pending = lost;
-            std::thread::sleep(jitter(backoff));
-            backoff = (backoff * 2).min(Duration::from_secs(2));
+            },
         }
-        let (t, _) = pending[0];
-        let others = match pending.len() {
-            1 => String::new(),
-            n => format!(" and {} more tags", n - 1),
-        };
-        Err(StorageError::Lost {
-            target: format!("{}:{}{others}", t.repo, t.tag),
-            attempts: MAX_REAPPLY,
-        })
+        .commit(pending)?;
+        tracing::debug!(?outcome, "oci: tags guarded");
+        Ok(())
     }
 
     fn read(&self, t: &Target) -> Result<Option<ImageManifest>, StorageError> {
@@ -363,6 +344,9 @@ impl Backend for OciBackend {
     }
 
     fn warm_up(&self, signed: &[ImageRef], attested: &[ImageRef]) {
+        if self.bundles {
+            return;
+        }
         let mut tags: Vec<(Repo, String)> = signed
             .iter()
             .map(|i| (self.repo_of(i), layout::sig_tag(&i.digest_hex)))
@@ -395,6 +379,11 @@ impl Backend for OciBackend {
                 "storage oci: no subject of the statement is an image, so the attestation has no \
                  place in a registry; add storage file (--output-dir) to keep it"
             );
+        }
+        if self.bundles {
+            let n = referrers::store(self, batch)?;
+            tracing::info!(referrers = n, "oci: stored");
+            return Ok(());
         }
         let targets = self.targets(batch);
         let read = bounded(&targets, |t| self.prepare(t))?;

@@ -14,6 +14,7 @@ mod grafeas;
 mod kafka;
 mod keys;
 mod oci;
+mod oci_bundle;
 mod pipelinerun;
 mod rekor_v1;
 mod rekor_v2;

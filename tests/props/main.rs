@@ -17,6 +17,7 @@ mod images;
 mod kafka;
 mod keys;
 mod net_time;
+mod referrers;
 mod registry;
 mod rekor_v1;
 mod rekor_v2;

@@ -53,6 +53,7 @@ fn work(images: usize) -> Work {
             })
             .collect(),
         image_signer: SignerName::X509,
+        image_statements: Vec::new(),
         annotations: None,
     }
 }
