@@ -227,7 +227,7 @@ pub struct AttestArgs {
     #[arg(
         long,
         value_name = "MILLISECONDS",
-        default_value_t = 1000,
+        default_value_t = 500,
         env = "CHAINLET_REGISTRY_SETTLE"
     )]
     pub registry_settle: u64,

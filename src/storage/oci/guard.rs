@@ -26,7 +26,7 @@ pub const MAX_REAPPLY: u32 = 12;
 /// How many last re-checks may find a loss before the run gives up.
 pub const MAX_LAST_CHECKS: u32 = 4;
 /// The default grace before the last re-check (`--registry-settle`).
-pub const DEFAULT_GRACE: Duration = Duration::from_millis(1000);
+pub const DEFAULT_GRACE: Duration = Duration::from_millis(500);
 
 /// One read → PUT from the last read: the window it took, `None` when ours was there.
 pub type PutFn<'a, T, S> = &'a (dyn Fn(&T, &S) -> Result<Option<Duration>, StorageError> + Sync);
