@@ -597,3 +597,94 @@ fn cosign3_refuses_simple_signing_in_dsse_and_takes_cosign_3s_statement() {
         assert!(text.contains(why), "{payload_type}:\n{text}");
     }
 }
+
+/// cosign 3.1 against the image, with the log checked (no `--insecure-ignore-tlog`).
+fn cosign3_logged(pod: &Pod, root: &std::path::Path, args: &[&str], img: &str) -> (bool, String) {
+    let key = pod.s("secrets/cosign.pub");
+    let root = root.to_str().unwrap();
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend([
+        "--key",
+        key.as_str(),
+        "--trusted-root",
+        root,
+        "--use-signed-timestamps",
+        "--allow-http-registry",
+        img,
+    ]);
+    cosign3_ok(&all).expect("cosign3 is there (checked before)")
+}
+
+#[test]
+fn bundles_logged_in_rekor_v2_verify_with_cosign3_without_ignoring_the_log() {
+    use crate::common::sigstore::{RekorV2, Tsa, trusted_root, write_json};
+    let Some(rekor) = RekorV2::start() else {
+        return;
+    };
+    let Some(tsa) = Tsa::start() else { return };
+    if cosign3(&["version"], &[]).is_none() {
+        return;
+    }
+    let reg = Registry::plain();
+    let (pod, hex) = pod_for(&reg);
+    let root = write_json(
+        &pod.path(""),
+        "trusted_root.json",
+        &trusted_root(&[&rekor], &[&tsa]),
+    );
+    ok(&attest_bundles(&pod, &reg, UID)
+        .set("transparency.enabled=true")
+        .set(&format!("transparency.url={}", rekor.url()))
+        .flag("--trusted-root", &root)
+        .flag("--rekor-version", "2")
+        .flag(
+            "--timestamp-url",
+            format!("{}/api/v1/timestamp", tsa.url()),
+        )
+        .run());
+    let img = image(&reg, &hex);
+    // Every referrer's bundle carries its log entry and a timestamp.
+    let entries = referrers(&reg, &hex);
+    assert_eq!(entries.len(), 2, "{entries:#?}");
+    for d in &entries {
+        let (m, _) = get(&reg, d["digest"].as_str().unwrap()).unwrap();
+        let layer = m["layers"][0]["digest"].as_str().unwrap();
+        let bundle: Value = serde_json::from_slice(&blob(&reg, layer)).unwrap();
+        let material = &bundle["verificationMaterial"];
+        assert_eq!(
+            material["tlogEntries"][0]["kindVersion"]["version"], "0.0.2",
+            "{bundle:#}"
+        );
+        assert!(
+            material["timestampVerificationData"]["rfc3161Timestamps"][0]["signedTimestamp"]
+                .is_string(),
+            "{bundle:#}"
+        );
+    }
+    let (verified, text) = cosign3_logged(&pod, &root, &["verify"], &img);
+    assert!(verified, "cosign3 verify {img}:\n{text}");
+    let (verified, text) = cosign3_logged(
+        &pod,
+        &root,
+        &["verify-attestation", "--type", "slsaprovenance1"],
+        &img,
+    );
+    assert!(verified, "cosign3 verify-attestation {img}:\n{text}");
+
+    // A trusted root with another key for the same log refuses the same bundles.
+    let other = crate::common::sigstore::LogKey {
+        url: rekor.url(),
+        der: crate::common::sigstore::p256_key(&pod.path(""), "other").1,
+        major_api_version: 2,
+    };
+    let wrong = write_json(
+        &pod.path(""),
+        "wrong_root.json",
+        &trusted_root(&[&other], &[&tsa]),
+    );
+    let (verified, text) = cosign3_logged(&pod, &wrong, &["verify"], &img);
+    assert!(
+        !verified,
+        "cosign3 verify with another log key passed:\n{text}"
+    );
+}
