@@ -53,6 +53,8 @@ pub mod signing;
 pub mod step_results;
 pub mod storage;
 pub mod subjects;
+#[cfg(test)]
+mod test_support;
 pub mod time;
 pub mod transparency;
 

@@ -111,6 +111,24 @@ pub enum TransparencyError {
     Setup(String),
 }
 
+impl TransparencyError {
+    /// The log at `log` refused or failed the upload.
+    pub fn upload(log: &str, message: impl Into<String>) -> Self {
+        TransparencyError::Upload {
+            log: log.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// The answer of the log at `log` does not check out.
+    pub fn unverified(log: &str, message: impl Into<String>) -> Self {
+        TransparencyError::Unverified {
+            log: log.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
 /// The stage when `transparency.enabled` is `false`: nothing is logged.
 pub struct Disabled;
 

@@ -515,18 +515,7 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
-    /// The shared test vectors, when they are there (`$CHAINLET_FIXTURES`).
-    fn fixtures() -> Option<std::path::PathBuf> {
-        let dir = std::env::var_os("CHAINLET_FIXTURES")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| "/work/shared/fixtures".into());
-        if dir.is_dir() {
-            Some(dir)
-        } else {
-            eprintln!("SKIPPED: no test vectors at {}", dir.display());
-            None
-        }
-    }
+    use crate::test_support::fixtures;
 
     fn rekor_key(dir: &std::path::Path) -> LogKey {
         let pem = std::fs::read_to_string(dir.join("rekor/rekor-prod.pub")).unwrap();

@@ -155,17 +155,11 @@ impl Transparency for RekorV1 {
 
 impl RekorV1 {
     fn upload_err(&self, message: impl Into<String>) -> TransparencyError {
-        TransparencyError::Upload {
-            log: self.url.clone(),
-            message: message.into(),
-        }
+        TransparencyError::upload(&self.url, message)
     }
 
     fn unverified(&self, message: impl Into<String>) -> TransparencyError {
-        TransparencyError::Unverified {
-            log: self.url.clone(),
-            message: message.into(),
-        }
+        TransparencyError::unverified(&self.url, message)
     }
 
     /// The log's key: the trusted one, or the one the log serves (read once).

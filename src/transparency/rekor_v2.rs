@@ -160,17 +160,11 @@ impl Transparency for RekorV2 {
 
 impl RekorV2 {
     fn upload_err(&self, message: impl Into<String>) -> TransparencyError {
-        TransparencyError::Upload {
-            log: self.url.clone(),
-            message: message.into(),
-        }
+        TransparencyError::upload(&self.url, message)
     }
 
     fn unverified(&self, message: impl Into<String>) -> TransparencyError {
-        TransparencyError::Unverified {
-            log: self.url.clone(),
-            message: message.into(),
-        }
+        TransparencyError::unverified(&self.url, message)
     }
 
     fn upload(&self, request: &EntryRequest) -> Result<LogEntry, TransparencyError> {

@@ -785,18 +785,7 @@ mod tests {
 
     const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-    /// The shared test vectors, when they are there (`$CHAINLET_FIXTURES`).
-    fn fixtures() -> Option<std::path::PathBuf> {
-        let dir = std::env::var_os("CHAINLET_FIXTURES")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| "/work/shared/fixtures".into());
-        if dir.is_dir() {
-            Some(dir)
-        } else {
-            eprintln!("SKIPPED: no test vectors at {}", dir.display());
-            None
-        }
-    }
+    use crate::test_support::fixtures;
 
     fn json(path: &std::path::Path) -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()

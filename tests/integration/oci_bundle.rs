@@ -637,10 +637,7 @@ fn bundles_logged_in_rekor_v2_verify_with_cosign3_without_ignoring_the_log() {
         .set(&format!("transparency.url={}", rekor.url()))
         .flag("--trusted-root", &root)
         .flag("--rekor-version", "2")
-        .flag(
-            "--timestamp-url",
-            format!("{}/api/v1/timestamp", tsa.url()),
-        )
+        .flag("--timestamp-url", format!("{}/api/v1/timestamp", tsa.url()))
         .run());
     let img = image(&reg, &hex);
     // Every referrer's bundle carries its log entry and a timestamp.
