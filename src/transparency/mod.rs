@@ -14,6 +14,7 @@ pub mod bundle;
 pub mod proof;
 pub mod rekor_v1;
 pub mod rekor_v2;
+pub mod tiles;
 pub mod trust;
 pub mod tsa;
 

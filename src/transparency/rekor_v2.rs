@@ -185,6 +185,9 @@ impl RekorV2 {
                 .max_body(MAX_ANSWER),
             )
             .map_err(|e| self.upload_err(e.to_string()))?;
+        if answer.status == 409 {
+            return self.reuse(&answer.body, request);
+        }
         if !(200..300).contains(&answer.status) {
             return Err(self.upload_err(format!(
                 "answered {}: {}",
@@ -194,6 +197,45 @@ impl RekorV2 {
         }
         let entry = parse_entry(&answer.body).map_err(|m| self.unverified(m))?;
         self.check(entry, request)
+    }
+
+    /// A 409: the log has this entry already (a re-run: chainlet's signatures are
+    /// deterministic). The entry, its inclusion proof and the checkpoint are read from the
+    /// log's tiles and go through the same checks as a new answer.
+    fn reuse(&self, answer: &[u8], request: &EntryRequest) -> Result<LogEntry, TransparencyError> {
+        let index = existing_index(answer).ok_or_else(|| {
+            self.upload_err(format!(
+                "answered 409 without the existing entry's index: {}",
+                one_line(answer)
+            ))
+        })?;
+        let read = |m: String| self.upload_err(format!("reading back entry {index}: {m}"));
+        let checkpoint =
+            super::tiles::Tiles::checkpoint(&self.transport, &self.url).map_err(read)?;
+        let cp = proof::verify_checkpoint(&checkpoint, Some(&self.origin), &self.key)
+            .map_err(|e| self.unverified(format!("its checkpoint: {e}")))?;
+        let tiles = super::tiles::Tiles::new(&self.transport, &self.url, cp.size);
+        let body = tiles.entry(index).map_err(read)?;
+        let hashes = tiles.inclusion_proof(index).map_err(read)?;
+        let kind: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let parsed = ParsedEntry {
+            log_index: index,
+            log_id: self.key.note_key_id(&self.origin).to_vec(),
+            kind: kind["kind"].as_str().unwrap_or_default().to_owned(),
+            kind_version: kind["apiVersion"].as_str().unwrap_or_default().to_owned(),
+            integrated_time: 0,
+            body,
+            proof: Some(InclusionProof {
+                log_index: index,
+                tree_size: cp.size,
+                root_hash: cp.root_hash.to_vec(),
+                hashes: hashes.iter().map(|h| h.to_vec()).collect(),
+                checkpoint,
+            }),
+        };
+        let entry = self.check(parsed, request)?;
+        tracing::info!(log = %self.url, log_index = index, "the log had this entry already: reused");
+        Ok(entry)
     }
 
     /// Checks a parsed answer against what was sent and the log's key.
@@ -270,6 +312,16 @@ impl RekorV2 {
                 message,
             })
     }
+}
+
+/// The index in rekor-tiles' 409 answer ("an equivalent entry already exists in the
+/// transparency log with index N").
+pub fn existing_index(answer: &[u8]) -> Option<u64> {
+    let v: serde_json::Value = serde_json::from_slice(answer).ok()?;
+    let message = v["message"].as_str()?;
+    let (_, tail) = message.rsplit_once("with index ")?;
+    let digits: String = tail.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }
 
 /// Every PEM `CERTIFICATE` block in `text`, DER, in order.

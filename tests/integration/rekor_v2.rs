@@ -389,3 +389,52 @@ fn a_timestamp_authority_that_is_down_fails_the_run_and_nothing_is_written() {
     );
     assert_eq!(pod.written(), Vec::<String>::new());
 }
+
+#[test]
+fn a_rerun_reuses_the_entries_the_log_already_has_read_back_from_its_tiles() {
+    let Some(rekor) = RekorV2::start() else {
+        return;
+    };
+    let Some(tsa) = Tsa::start() else { return };
+    if cosign3(&["version"], &[]).is_none() {
+        return;
+    }
+    let pod = pod();
+    let root = write_json(
+        &pod.path(""),
+        "trusted_root.json",
+        &trusted_root(&[&rekor], &[&tsa]),
+    );
+    let index_of = |dir: &Path| {
+        read_json(&dir.join("bundle.sigstore.json"))["verificationMaterial"]["tlogEntries"][0]
+            ["logIndex"]
+            .clone()
+    };
+    let out = attest(&pod, &rekor, &root, &tsa_endpoint(&tsa)).run();
+    assert!(out.status.success(), "first run: {}", text(&out));
+    let first: Vec<Value> = image_dirs(&pod).iter().map(|d| index_of(d)).collect();
+    // The same images, the same key: the same signatures (deterministic ECDSA), which the log
+    // answers with 409; the run reads them back and stores them as before.
+    let out = attest(&pod, &rekor, &root, &tsa_endpoint(&tsa))
+        .flag("--log-level", "info")
+        .run();
+    assert!(out.status.success(), "second run: {}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("reused"), "{stderr}");
+    let dirs = image_dirs(&pod);
+    let second: Vec<Value> = dirs.iter().map(|d| index_of(d)).collect();
+    assert_eq!(
+        first, second,
+        "the image signatures' entries are the first run's"
+    );
+    let key = pod.path("secrets/cosign.pub");
+    for dir in &dirs {
+        let out = verify_blob(
+            &dir.join("bundle.sigstore.json"),
+            &key,
+            &root,
+            &dir.join("payload.json"),
+        );
+        assert!(out.status.success(), "{}: {}", dir.display(), text(&out));
+    }
+}

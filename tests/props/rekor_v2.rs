@@ -64,6 +64,15 @@ fn the_seed_answer_checks() {
 proptest! {
     #![proptest_config(support::cases(256))]
 
+    /// A 409 answer of any shape: an index or `None`, never a panic; the index is the one named.
+    #[test]
+    fn a_409_answer_names_an_index_or_none(bytes in proptest::collection::vec(any::<u8>(), 0..256),
+                                           prefix in any_string(), n in any::<u64>()) {
+        let _ = rekor_v2::existing_index(&bytes);
+        let named = serde_json::json!({"code": 6, "message": format!("{prefix} with index {n}")});
+        prop_assert_eq!(rekor_v2::existing_index(named.to_string().as_bytes()), Some(n));
+    }
+
     /// An answer parses or is refused; one that checks is for the entry that was sent.
     #[test]
     fn log_answers_parse_and_check_or_fail(

@@ -300,7 +300,23 @@ impl RekorV2 {
             .spawn()
             .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
         let served = storage.clone();
-        let tiles = super::http::Server::start(move |req| serve_file(&served, &req.target));
+        // One URL for writes and reads, as the public-good v2 logs serve them: POSTs go to the
+        // server, GETs are the tiles on disk.
+        let write = format!("http://127.0.0.1:{port}");
+        let tiles = super::http::Server::start(move |req| {
+            if req.method == "POST" {
+                return match http(
+                    "POST",
+                    &format!("{write}{}", req.target),
+                    Some(&req.body),
+                    Duration::from_secs(30),
+                ) {
+                    Ok((status, _, body)) => (status, "application/json".into(), body),
+                    Err(e) => (502, "text/plain".into(), e.into_bytes()),
+                };
+            }
+            serve_file(&served, &req.target)
+        });
         let mut server = RekorV2 {
             child,
             port,
@@ -314,7 +330,9 @@ impl RekorV2 {
             if let Ok(Some(status)) = server.child.try_wait() {
                 panic!("rekor-server-posix exited ({status}):\n{}", log_tail(&log));
             }
-            if storage.join("checkpoint").is_file() && get(&server.url()).is_ok() {
+            if storage.join("checkpoint").is_file()
+                && get(&format!("http://127.0.0.1:{}", server.port)).is_ok()
+            {
                 break;
             }
             assert!(
@@ -332,9 +350,10 @@ impl RekorV2 {
         Some(server)
     }
 
-    /// `http://127.0.0.1:<port>`: write API (`/api/v2/log/entries`) and the trusted root's baseUrl.
+    /// The log's one URL, the trusted root's baseUrl: `POST /api/v2/log/entries` (passed on to
+    /// the server) and the tiles (`/checkpoint`, `/tile/…`), as a public v2 log serves both.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.tiles_url()
     }
 
     /// The checkpoint origin (`--hostname`), the hostname of [`RekorV2::url`].
