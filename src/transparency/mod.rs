@@ -130,6 +130,28 @@ impl TransparencyError {
     }
 }
 
+/// How much of a log's or authority's answer an error quotes.
+pub(crate) const MAX_QUOTE: usize = 200;
+
+/// At most [`MAX_QUOTE`] characters of an answer, on one line, for errors.
+pub(crate) fn quote(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut out: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_QUOTE)
+        .collect();
+    if text.chars().count() > MAX_QUOTE {
+        out.push('…');
+    }
+    let out = out.trim().to_owned();
+    if out.is_empty() {
+        "(no body)".into()
+    } else {
+        out
+    }
+}
+
 /// The stage when `transparency.enabled` is `false`: nothing is logged.
 pub struct Disabled;
 

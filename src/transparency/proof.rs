@@ -61,9 +61,7 @@ pub enum ProofError {
     BadSignature { what: &'static str },
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use crate::registry::hex;
 
 /// The RFC 6962 leaf hash of a log entry: SHA-256(0x00 ‖ entry).
 pub fn leaf_hash(entry: &[u8]) -> [u8; 32] {

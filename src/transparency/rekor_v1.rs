@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
 use super::proof::{self, LogKey};
-use super::{InclusionProof, LogEntry, LogSetup, Signed, Transparency, TransparencyError};
+use super::{InclusionProof, LogEntry, LogSetup, Signed, Transparency, TransparencyError, quote};
 use crate::net::{Policy, Request, Transport};
 use crate::signing::Signature;
 
@@ -41,9 +41,6 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 /// The largest answer read: an entry whose body is a whole proposed DSSE envelope (a log that
 /// keeps the proposed content) can be as large as the provenance.
 const MAX_ANSWER: u64 = 32 << 20;
-/// Error messages quote at most this much of what a log answered.
-const MAX_QUOTE: usize = 200;
-
 /// A Rekor v1 client for one log.
 pub struct RekorV1 {
     url: String,
@@ -195,28 +192,7 @@ impl RekorV1 {
     }
 }
 
-/// At most [`MAX_QUOTE`] characters of an answer, on one line.
-fn quote(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let mut out: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX_QUOTE)
-        .collect();
-    if text.chars().count() > MAX_QUOTE {
-        out.push('…');
-    }
-    let out = out.trim().to_owned();
-    if out.is_empty() {
-        "(no body)".into()
-    } else {
-        out
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use crate::registry::hex;
 
 /// A Rekor entry id: 64 hex (the leaf hash) or 80 (tree id + leaf hash).
 pub fn is_entry_id(s: &str) -> bool {
@@ -993,7 +969,7 @@ mod tests {
     #[test]
     fn quotes_are_short_and_one_line() {
         let q = quote(&[b'x'; 1000]);
-        assert!(q.chars().count() <= MAX_QUOTE + 1);
+        assert!(q.chars().count() <= super::super::MAX_QUOTE + 1);
         assert!(!quote(b"a\nb\r\nc").contains('\n'));
         assert_eq!(quote(b""), "(no body)");
     }

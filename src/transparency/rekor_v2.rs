@@ -54,7 +54,7 @@ use sha2::{Digest as _, Sha256};
 use super::proof::{self, LogKey};
 use super::tsa;
 use super::{
-    InclusionProof, LogEntry, LogSetup, Signed, Transparency, TransparencyError, TsaSetup,
+    InclusionProof, LogEntry, LogSetup, Signed, Transparency, TransparencyError, TsaSetup, quote,
 };
 use crate::net::{Policy, Request, Transport};
 use crate::signing::Signature;
@@ -192,7 +192,7 @@ impl RekorV2 {
             return Err(self.upload_err(format!(
                 "answered {}: {}",
                 answer.status,
-                one_line(&answer.body)
+                quote(&answer.body)
             )));
         }
         let entry = parse_entry(&answer.body).map_err(|m| self.unverified(m))?;
@@ -206,7 +206,7 @@ impl RekorV2 {
         let index = existing_index(answer).ok_or_else(|| {
             self.upload_err(format!(
                 "answered 409 without the existing entry's index: {}",
-                one_line(answer)
+                quote(answer)
             ))
         })?;
         let read = |m: String| self.upload_err(format!("reading back entry {index}: {m}"));
@@ -270,7 +270,7 @@ impl RekorV2 {
             return Err(err(format!(
                 "answered {}: {}",
                 answer.status,
-                one_line(&answer.body)
+                quote(&answer.body)
             )));
         }
         tsa::verify_response(&answer.body, signature, req.nonce, &chain)
@@ -346,22 +346,6 @@ pub fn pem_chain(text: &str) -> Result<Vec<Vec<u8>>, String> {
         return Err("no PEM certificate".into());
     }
     Ok(out)
-}
-
-/// At most 200 characters of an answer, on one line.
-fn one_line(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let mut line: String = text
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(200)
-        .collect();
-    if line.is_empty() {
-        line = "(no body)".into();
-    }
-    line
 }
 
 /// Who verifies the entry's signature, as the log is told.
@@ -645,9 +629,7 @@ pub fn check_entry(
     })
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use crate::registry::hex;
 
 /// An int64/uint64 in protobuf JSON: a string or a number.
 #[derive(Debug, Default, Clone, Copy)]

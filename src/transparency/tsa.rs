@@ -407,9 +407,7 @@ fn verify<C: AsRef<[u8]>>(
     Ok(info.gen_time)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use crate::registry::hex;
 
 struct SignedData<'a> {
     econtent: &'a [u8],
