@@ -2,40 +2,14 @@
 //! signer, on loopback): chainlet's request is granted, the answer verifies against the chain
 //! the server publishes, `openssl ts -verify` agrees, and tampering is refused.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
 use chainlet::transparency::tsa;
 
-use crate::common::{self, skipped};
-
-const DEFAULT_BIN: &str = "/usr/local/lib/chainlet/bin/timestamp-server";
-
-fn server_binary() -> Option<PathBuf> {
-    let installed = PathBuf::from(DEFAULT_BIN);
-    if installed.is_file() {
-        return Some(installed);
-    }
-    let servers = std::env::var_os("CHAINLET_SERVERS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/servers"));
-    let p = servers.join("timestamp-server");
-    p.is_file().then_some(p)
-}
-
-/// The server process, killed when the test ends.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::common;
+use crate::common::sigstore::Tsa;
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
@@ -45,43 +19,8 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-fn start(bin: &Path) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(bin)
-        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--timestamp-signer", "memory", "--disable-ntp-monitoring"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("timestamp-server starts");
-    let server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if chain_pem(&server).is_some() {
-            return server;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timestamp-server did not answer on {}", server.base);
-}
-
-fn chain_pem(server: &Server) -> Option<String> {
-    let url = format!("{}/api/v1/timestamp/certchain", server.base);
-    let mut resp = agent().get(&url).call().ok()?;
-    (resp.status() == 200)
-        .then(|| resp.body_mut().read_to_string().ok())
-        .flatten()
-}
-
-fn timestamp(server: &Server, query: &[u8]) -> Vec<u8> {
-    let url = format!("{}/api/v1/timestamp", server.base);
+fn timestamp(server: &Tsa, query: &[u8]) -> Vec<u8> {
+    let url = format!("{}/api/v1/timestamp", server.url());
     let mut resp = agent()
         .post(&url)
         .header("Content-Type", "application/timestamp-query")
@@ -113,11 +52,11 @@ fn openssl_verify(dir: &Path, resp: &[u8], data: &[u8]) -> bool {
 
 #[test]
 fn timestamp_server_answer_verifies() {
-    let Some(bin) = server_binary() else {
-        return skipped("timestamp-server not found (CHAINLET_SERVERS)");
+    // The harness's server: one timestamp-server per machine (its metrics port is fixed).
+    let Some(server) = Tsa::start() else {
+        return;
     };
-    let server = start(&bin);
-    let pem = chain_pem(&server).expect("the certificate chain");
+    let pem = server.cert_chain_pem();
     let chain: Vec<Vec<u8>> = pem_rfc7468_blocks(&pem);
     assert!(chain.len() >= 2, "{pem}");
 
