@@ -72,6 +72,8 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
                 &signing::OpenContext {
                     signing_secrets: secrets,
                     config: &config,
+                    deadline: registry_options(args).deadline,
+                    registry_ca: args.registry_ca.as_slice(),
                 },
             )
         },

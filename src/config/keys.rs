@@ -85,11 +85,7 @@ const PIPELINERUN_STORAGE: &[Value] = &[
     ok("file"),
 ];
 
-const SIGNERS: &[Value] = &[
-    ok("x509"),
-    later("kms", "KMS signing is not implemented in chainlet"),
-    ok("none"),
-];
+const SIGNERS: &[Value] = &[ok("x509"), ok("kms"), ok("none")];
 
 const BOOL: &[Value] = &[ok("true"), ok("false")];
 

@@ -517,12 +517,19 @@ mod tests {
 
     #[test]
     fn valid_but_unimplemented_value_fails_the_check() {
-        let c = load(&["artifacts.taskrun.signer=kms"]).unwrap();
+        let c = load(&[
+            "artifacts.taskrun.storage=kafka",
+            "storage.pubsub.provider=inmemory",
+        ])
+        .unwrap();
         let e = c
             .check_supported(&[ArtifactType::TaskRun])
             .unwrap_err()
             .to_string();
-        assert!(e.contains("kms") && e.contains("not supported yet"), "{e}");
+        assert!(
+            e.contains("inmemory") && e.contains("not supported yet"),
+            "{e}"
+        );
     }
 
     #[test]

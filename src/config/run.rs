@@ -34,6 +34,13 @@ pub fn check(config: &Config, args: &AttestArgs) -> Result<(), Failure> {
         &[ArtifactType::TaskRun, ArtifactType::Oci]
     };
     config.check_supported(types).map_err(Failure::usage)?;
+    if types
+        .iter()
+        .any(|t| config.enabled(*t) && config.signer(*t) == super::SignerName::Kms)
+    {
+        crate::signing::kms::check_reference(config.get("signers.kms.kmsref"))
+            .map_err(Failure::usage)?;
+    }
     // A bad flag is bad usage whether or not this run reaches a registry.
     for value in args
         .insecure_registries

@@ -8,6 +8,8 @@
 pub mod cosign_key;
 pub mod dsse;
 mod keypair;
+pub mod kms;
+pub mod remote;
 mod scrypt;
 
 use std::path::{Path, PathBuf};
@@ -143,10 +145,15 @@ pub fn sign_all(signer: &dyn Signer, payloads: &[Payload]) -> Result<Vec<Signatu
     })
 }
 
-/// What opening a signer may read: the mounted Secret and the config's `signers.*` keys.
+/// What opening a signer may read: the mounted Secret, the config's `signers.*` keys, and
+/// for remote signers the run's deadline and extra CAs.
 pub struct OpenContext<'a> {
     pub signing_secrets: &'a Path,
     pub config: &'a crate::config::Config,
+    /// No call to a KMS or Fulcio outlives it.
+    pub deadline: std::time::Instant,
+    /// `--registry-ca` files, trusted for HTTPS besides the system's roots.
+    pub registry_ca: &'a [PathBuf],
 }
 
 /// A signer by the name users write in `artifacts.*.signer`.
@@ -156,11 +163,17 @@ pub struct Registration {
 }
 
 /// Every signer chainlet has. `none` is no signer: it turns the artifact type off (the config
-/// does that). `kms` is a Chains value the config refuses as not supported yet.
-pub const SIGNERS: &[Registration] = &[Registration {
-    name: SignerName::X509,
-    open: |ctx| Ok(Arc::new(load_from_secrets(ctx.signing_secrets)?)),
-}];
+/// does that).
+pub const SIGNERS: &[Registration] = &[
+    Registration {
+        name: SignerName::X509,
+        open: |ctx| Ok(Arc::new(load_from_secrets(ctx.signing_secrets)?)),
+    },
+    Registration {
+        name: SignerName::Kms,
+        open: kms::open,
+    },
+];
 
 /// The registered signer of a config value.
 pub fn lookup(name: SignerName) -> Option<&'static Registration> {
@@ -230,6 +243,9 @@ pub enum SigningError {
     Unsupported { path: PathBuf, reason: String },
     #[error("signer {name}: not supported yet")]
     NoSigner { name: crate::config::SignerName },
+    /// A KMS key that could not be opened: the reference and why, never a token.
+    #[error("{reference}: {reason}")]
+    Kms { reference: String, reason: String },
 }
 
 /// Loads the signer from a signing-secrets directory, with Chains' precedence:

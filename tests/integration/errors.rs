@@ -221,8 +221,22 @@ fn unimplemented_chains_value_fails_at_start_up() {
     let Some(pod) = pod_with_cosign_key(b"test") else {
         return;
     };
+    let out = pod.attest(&[
+        "--set",
+        "artifacts.taskrun.storage=kafka",
+        "--set",
+        "storage.pubsub.provider=inmemory",
+    ]);
+    assert_fails_cleanly(&pod, &out, 2, &["inmemory", "not supported yet"]);
     let out = pod.attest(&["--set", "artifacts.taskrun.signer=kms"]);
-    assert_fails_cleanly(&pod, &out, 2, &["kms", "not supported yet"]);
+    assert_fails_cleanly(&pod, &out, 2, &["signers.kms.kmsref", "empty"]);
+    let out = pod.attest(&[
+        "--set",
+        "artifacts.taskrun.signer=kms",
+        "--set",
+        "signers.kms.kmsref=vault://release",
+    ]);
+    assert_fails_cleanly(&pod, &out, 2, &["vault://release", "unknown KMS scheme"]);
     let out = pod.attest(&["--set", "signers.x509.fulcio.enabled=true"]);
     assert_fails_cleanly(
         &pod,
@@ -279,13 +293,19 @@ fn a_value_that_is_not_implemented_says_how_to_choose() {
     let pod = Pod::new();
     let out = Attest::new(&pod)
         .flag("--taskrun-uid", UID)
-        .set("artifacts.taskrun.signer=kms")
+        .set("artifacts.taskrun.storage=kafka")
+        .set("storage.pubsub.provider=inmemory")
         .run();
     assert_fails_cleanly(
         &pod,
         &out,
         2,
-        &["artifacts.taskrun.signer", "kms", "(from --set)", "--set"],
+        &[
+            "storage.pubsub.provider",
+            "inmemory",
+            "(from --set)",
+            "--set",
+        ],
     );
 }
 
