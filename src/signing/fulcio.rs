@@ -32,6 +32,12 @@ use super::{Certificate, KeyPair, OpenContext, SignError, Signer, SigningError};
 use crate::config::Config;
 use crate::pki::{self, CertKey};
 
+/// Why keyless signing needs `--trusted-root`.
+pub const NO_TRUSTED_ROOT: &str = "signers.x509.fulcio.enabled: keyless signing checks the \
+    Fulcio certificate against a trusted root: mount trusted_root.json (with the Fulcio CA and \
+    CT log) and pass --trusted-root; reading it from signers.x509.tuf.mirror.url is not \
+    supported yet";
+
 /// Where cosign's `filesystem` provider reads a token.
 pub const COSIGN_TOKEN_PATH: &str = "/var/run/sigstore/cosign/oidc-token";
 /// cosign's `envvar` provider.
@@ -372,12 +378,10 @@ fn trusted_root(
     ctx: &OpenContext<'_>,
 ) -> Result<crate::transparency::trust::TrustedRoot, SigningError> {
     let Some(path) = ctx.trusted_root else {
-        return Err(error(
-            "signers.x509.fulcio.enabled",
-            "keyless signing checks the Fulcio certificate against a trusted root: mount \
-             trusted_root.json and pass --trusted-root (reading it from \
-             signers.x509.tuf.mirror.url is not supported yet)",
-        ));
+        return Err(SigningError::Kms {
+            reference: "--trusted-root".into(),
+            reason: NO_TRUSTED_ROOT.into(),
+        });
     };
     crate::transparency::trust::TrustedRoot::read(path).map_err(|e| match e {
         crate::transparency::trust::TrustError::File { file, message } => error(file, message),
