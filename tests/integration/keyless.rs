@@ -347,3 +347,224 @@ fn tags(addr: &str, repo: &str) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// Keyless with the real Rekor v2 and timestamp authority: cosign 3's bundle referrers verify
+/// with cosign 3.1 by identity, and the `bundle.sigstore.json` files with sigstore-go.
+#[test]
+fn keyless_bundles_with_rekor_v2_and_a_timestamp_verify_with_cosign3_and_sigstore_go() {
+    use crate::common::sigstore::{RekorV2, Tsa, sigstore_go_verify};
+    let Some(rekor) = RekorV2::start() else {
+        return;
+    };
+    let Some(tsa) = Tsa::start() else { return };
+    let Some(s) = setup() else { return };
+    let root = write_json(
+        &s.pod.path(""),
+        "trusted_root_v2.json",
+        &trusted_root_keyless(&s.mock, &[&rekor], &[&tsa]),
+    );
+    let out = keyless(&s)
+        .flag("--trusted-root", &root)
+        .set(&format!("transparency.url={}", rekor.url()))
+        .flag("--rekor-version", "2")
+        .flag("--timestamp-url", format!("{}/api/v1/timestamp", tsa.url()))
+        .set("storage.oci.encoding-format=sigstore-bundle")
+        .out()
+        .storage("taskrun", "oci,file")
+        .storage("oci", "oci,file")
+        .run();
+    ok(&out);
+
+    let root_s = root.to_str().unwrap();
+    for (what, args) in [
+        ("verify", vec!["verify"]),
+        (
+            "verify-attestation",
+            vec!["verify-attestation", "--type", "slsaprovenance1"],
+        ),
+    ] {
+        for (identity, want) in [
+            (IDENTITY, true),
+            (
+                "https://kubernetes.io/namespaces/ci/serviceaccounts/other",
+                false,
+            ),
+        ] {
+            let mut args = args.clone();
+            args.extend([
+                "--certificate-identity",
+                identity,
+                "--certificate-oidc-issuer",
+                ISSUER,
+                "--trusted-root",
+                root_s,
+                "--use-signed-timestamps",
+                "--allow-http-registry",
+                &s.image,
+            ]);
+            let Some(o) = cosign3(&args, &[]) else { return };
+            assert_eq!(
+                o.status.success(),
+                want,
+                "cosign 3 {what} as {identity}:\n{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    }
+
+    // The bundle files: certificate, Rekor v2 entry and timestamp; sigstore-go verifies them by
+    // the certificate's identity, and refuses another.
+    let bundle_path = s
+        .pod
+        .path(&format!("out/taskrun-{UID}/bundle.sigstore.json"));
+    let bundle: Value = serde_json::from_slice(&std::fs::read(&bundle_path).unwrap()).unwrap();
+    let material = &bundle["verificationMaterial"];
+    assert!(
+        material["certificate"]["rawBytes"].is_string(),
+        "{bundle:#}"
+    );
+    assert_eq!(
+        material["tlogEntries"][0]["kindVersion"]["version"],
+        "0.0.2"
+    );
+    let statement = s.pod.statement();
+    let subject = statement["subject"][0]["digest"]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (san, want) in [(IDENTITY, true), ("https://example.com/other", false)] {
+        let Some(o) = sigstore_go_verify(&[
+            "-trustedrootJSONpath",
+            root_s,
+            "-expectedSAN",
+            san,
+            "-expectedIssuer",
+            ISSUER,
+            "-requireTimestamp",
+            "-artifact-digest",
+            &subject,
+            bundle_path.to_str().unwrap(),
+        ]) else {
+            return;
+        };
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(
+            o.status.success() && text.contains("Verification successful"),
+            want,
+            "sigstore-go-verification as {san}:\n{text}"
+        );
+    }
+}
+
+/// Storage tekton: the certificate and chain annotations hold Fulcio's certificate (base64 of
+/// the PEM, as Chains writes them), whose SAN is the token's identity.
+#[test]
+fn storage_tekton_annotations_hold_the_fulcio_certificate() {
+    use crate::common::kubeapi::KubeApi;
+    let Some(s) = setup() else { return };
+    let Some(api) = KubeApi::start() else { return };
+    std::fs::create_dir_all(s.pod.path("steps")).unwrap();
+    let uid = api.create_taskrun(json!({
+        "apiVersion": "tekton.dev/v1", "kind": "TaskRun",
+        "metadata": {"name": "build-run"},
+        "spec": {"taskRef": {"name": "build"}},
+        "status": {
+            "startTime": "2026-03-01T10:00:00Z", "completionTime": "2026-03-01T10:01:00Z",
+            "steps": [{"name": "build", "container": "step-build",
+                       "imageID": "docker-pullable://gcr.io/tools/builder@sha256:d4b63d3e24d6eef04a6dc0795cf8a73470688803d97c52cffa3c8d4efd3397b6"}]
+        }
+    }));
+    let out = Attest::new(&s.pod)
+        .taskrun("build-run", &uid)
+        .api(&api)
+        .flag("--trusted-root", &s.root)
+        .storage("taskrun", "tekton")
+        .storage("oci", "")
+        .set("signers.x509.fulcio.enabled=true")
+        .set(&format!("signers.x509.fulcio.address={}", s.mock.url()))
+        .set(&format!(
+            "signers.x509.identity.token.file={}",
+            s.token.display()
+        ))
+        .run();
+    ok(&out);
+    let tr = api.taskrun("build-run");
+    let a = &tr["metadata"]["annotations"];
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let cert = String::from_utf8(
+        b64.decode(
+            a[format!("chains.tekton.dev/cert-taskrun-{uid}")]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let chain = String::from_utf8(
+        b64.decode(
+            a[format!("chains.tekton.dev/chain-taskrun-{uid}")]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(pem_blocks(&cert), 1, "{cert}");
+    assert!(pem_blocks(&chain) >= 1, "{chain}");
+    let der = &pem_chain_der(&cert)[0];
+    assert!(
+        der.windows(IDENTITY.len())
+            .any(|w| w == IDENTITY.as_bytes()),
+        "the certificate names {IDENTITY}"
+    );
+    // The chain ends at the Fulcio root of the trusted root.
+    assert_eq!(
+        pem_chain_der(&chain).last().unwrap(),
+        &s.mock.fulcio_root_der()
+    );
+    // The envelope verifies with the certificate's key (cosign verify-blob-attestation).
+    let envelope = b64
+        .decode(
+            a[format!("chains.tekton.dev/signature-taskrun-{uid}")]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    let dir = s.pod.path("");
+    std::fs::write(dir.join("envelope.json"), &envelope).unwrap();
+    std::fs::write(dir.join("cert.pem"), &cert).unwrap();
+    std::fs::write(dir.join("chain.pem"), &chain).unwrap();
+    let args: Vec<std::ffi::OsString> = [
+        "verify-blob-attestation",
+        "--insecure-ignore-tlog",
+        "--insecure-ignore-sct",
+        "--certificate",
+        dir.join("cert.pem").to_str().unwrap(),
+        "--certificate-chain",
+        dir.join("chain.pem").to_str().unwrap(),
+        "--certificate-identity",
+        IDENTITY,
+        "--certificate-oidc-issuer",
+        ISSUER,
+        "--signature",
+        dir.join("envelope.json").to_str().unwrap(),
+        "--type",
+        "slsaprovenance1",
+        "--check-claims=false",
+        "/dev/null",
+    ]
+    .iter()
+    .map(std::ffi::OsString::from)
+    .collect();
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    let (verified, text) = cosign_run(&args, &[]);
+    assert!(
+        verified,
+        "cosign verify-blob-attestation from the annotations:\n{text}"
+    );
+}
