@@ -184,8 +184,8 @@ pub fn claims(token: &str, name: &str, now: u64) -> Result<Claims, String> {
     {
         return Err(format!(
             "{name}: the token expired at {} (now {})",
-            crate::time::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(exp)),
-            crate::time::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(now)),
+            when(exp),
+            when(now)
         ));
     }
     let issuer = raw
@@ -214,6 +214,15 @@ pub fn claims(token: &str, name: &str, now: u64) -> Result<Claims, String> {
         subject,
         expires,
     })
+}
+
+/// A time in seconds since the epoch as RFC 3339, or the number when no date can hold it.
+fn when(secs: u64) -> String {
+    UNIX_EPOCH
+        .checked_add(Duration::from_secs(secs))
+        .filter(|_| secs < 253_402_300_800)
+        .map(crate::time::format_rfc3339_seconds)
+        .unwrap_or_else(|| format!("{secs} s after the epoch"))
 }
 
 /// Reads the token. Returns it and the name errors use for it.
@@ -937,6 +946,83 @@ mod tests {
         );
         assert_eq!(precert_tbs(&with).unwrap(), without);
         assert!(precert_tbs(b"\x30\x05").is_err());
+    }
+
+    /// A real public-good Fulcio certificate (cosign's test bundle) against the public-good
+    /// trusted root: it chains to the Fulcio CA and its embedded SCT verifies with the real CT
+    /// log key over the rebuilt precertificate; a changed SCT byte, another time or another key
+    /// fails.
+    #[test]
+    fn a_public_good_fulcio_certificate_and_its_sct_verify() {
+        let Some(dir) = crate::test_support::fixtures() else {
+            return;
+        };
+        let bundle: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.join("rekor/oci-attestation.sigstore.json")).unwrap(),
+        )
+        .unwrap();
+        let leaf = base64::engine::general_purpose::STANDARD
+            .decode(
+                bundle["verificationMaterial"]["certificate"]["rawBytes"]
+                    .as_str()
+                    .unwrap(),
+            )
+            .unwrap();
+        let trusted = crate::transparency::trust::TrustedRoot::read(
+            &dir.join("rekor/trusted-root-public-good.json"),
+        )
+        .unwrap();
+        let cert = x509_cert::Certificate::from_der(&leaf).unwrap();
+        let key = cert
+            .tbs_certificate()
+            .subject_public_key_info()
+            .to_der()
+            .unwrap();
+        let at = 1_740_770_291; // the entry's integrated time, inside the 10-minute validity
+        let id = verify_certificate(std::slice::from_ref(&leaf), &key, &trusted, at).unwrap();
+        assert!(id.identity.contains('@'), "{id:?}");
+        assert!(id.issuer.starts_with("https://"), "{id:?}");
+
+        assert!(
+            verify_certificate(std::slice::from_ref(&leaf), &key, &trusted, at + 3600).is_err()
+        );
+        let other = KeyPair::generate_p256().unwrap().public_key_der();
+        let e = verify_certificate(std::slice::from_ref(&leaf), &other, &trusted, at).unwrap_err();
+        assert!(e.contains("not for the key"), "{e}");
+        // The SCT's signature is the last bytes of its extension: flip one inside it. The
+        // certificate's own signature then fails too, so check the SCT alone.
+        let ext = cert
+            .tbs_certificate()
+            .extensions()
+            .into_iter()
+            .flatten()
+            .find(|e| e.extn_id == SCT_LIST)
+            .unwrap();
+        let scts = parse_sct_list(ext.extn_value.as_bytes()).unwrap();
+        assert_eq!(scts.len(), 1);
+        let issuer = &trusted
+            .certificate_authorities
+            .iter()
+            .find(|ca| {
+                let mut full: Vec<(x509_cert::Certificate, &[u8])> =
+                    vec![(cert.clone(), &leaf[..])];
+                full.extend(
+                    ca.chain
+                        .iter()
+                        .map(|d| (x509_cert::Certificate::from_der(d).unwrap(), &d[..])),
+                );
+                pki::check_chain(&full, at as i64, CODE_SIGNING, "codeSigning").is_ok()
+            })
+            .unwrap()
+            .chain[0];
+        verify_sct(&leaf, &cert, issuer, &trusted).unwrap();
+        let mut no_ct = trusted.clone();
+        no_ct.ctlogs.clear();
+        let e = verify_sct(&leaf, &cert, issuer, &no_ct).unwrap_err();
+        assert!(e.contains("unknown logs"), "{e}");
+        // Another issuer's key hash: the signed precertificate entry differs.
+        let e = verify_sct(&leaf, &cert, &leaf, &trusted).unwrap_err();
+        assert!(e.contains("does not verify"), "{e}");
     }
 
     #[test]

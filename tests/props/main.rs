@@ -11,6 +11,7 @@ mod archivista;
 mod cli;
 mod config;
 mod docdb;
+mod fulcio;
 mod google;
 mod grafeas;
 mod images;
