@@ -122,7 +122,18 @@ async function route(req, res, url, body) {
   }
   if (req.method === 'GET' && p === '/api/v1/log/publicKey') return send(res, 200, svc.rekorPublicKeyPem, 'application/x-pem-file');
   if (req.method === 'POST' && p === svc.fulcio.path) {
-    const out = await svc.fulcio.fn(body);
+    // sigstore-go (cosign 3) sends the token only in the Authorization header; the mock reads
+    // it from the body, where the API also allows it.
+    let request = body;
+    try {
+      const parsed = JSON.parse(body);
+      const bearer = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+      if (!parsed.credentials && bearer) {
+        parsed.credentials = { oidcIdentityToken: bearer };
+        request = JSON.stringify(parsed);
+      }
+    } catch { /* the mock answers 400 */ }
+    const out = await svc.fulcio.fn(request);
     return send(res, out.statusCode, out.response, out.contentType ?? 'text/plain');
   }
   if (req.method === 'GET' && p === '/__ctlog/publicKey') return send(res, 200, svc.ctlogPublicKeyPem, 'application/x-pem-file');
