@@ -13,6 +13,7 @@ mod firestore;
 mod gcs;
 mod grafeas;
 mod kafka;
+mod keyless;
 mod keys;
 mod oci;
 mod oci_bundle;
