@@ -221,7 +221,7 @@ pub const KEYS: &[Key] = &[
         values: &[],
         chains_default: "",
         default: "",
-        help: "go-cloud docstore URL for storage docdb, e.g. dynamodb://TABLE?partition_key=Name.",
+        help: "go-cloud docstore URL for storage docdb, e.g. dynamodb://TABLE?partition_key=Name or firestore://projects/P/databases/(default)/documents/COLLECTION?name_field=Name.",
     },
     Key {
         name: "storage.docdb.mongo-server-url",
@@ -527,7 +527,7 @@ fn status(key: &Key) -> String {
     let family = if backend_ready && !by_prefix("storage.docdb.") {
         "yes"
     } else if key.name == "storage.docdb.url" {
-        "`dynamodb://` yes; not yet: `firestore://`, `mongo://`"
+        "`dynamodb://`, `firestore://` yes; not yet: `mongo://` (no MongoDB server to test against)"
     } else if by_prefix("storage.docdb.mongo-") {
         "read; `mongo://` is not supported yet"
     } else if by_prefix("storage.") {

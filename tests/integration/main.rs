@@ -9,6 +9,7 @@ mod chains_fixtures;
 mod cosign_verify;
 mod docdb;
 mod errors;
+mod firestore;
 mod gcs;
 mod grafeas;
 mod kafka;
