@@ -13,6 +13,7 @@ mod config;
 mod docdb;
 mod google;
 mod grafeas;
+mod hashivault;
 mod images;
 mod kafka;
 mod keys;
