@@ -14,6 +14,7 @@ mod docdb;
 mod fulcio;
 mod google;
 mod grafeas;
+mod hashivault;
 mod images;
 mod kafka;
 mod keys;

@@ -7,6 +7,8 @@
 //! service under the run's deadline. A provider is one file here with a `PROVIDER` constant
 //! and one line in [`PROVIDERS`].
 
+pub mod hashivault;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,10 +26,10 @@ pub struct Provider {
 }
 
 /// Every KMS chainlet signs with.
-pub const PROVIDERS: &[Provider] = &[];
+pub const PROVIDERS: &[Provider] = &[hashivault::PROVIDER, hashivault::OPENBAO];
 
 /// The schemes Chains (sigstore's KMS clients) knows.
-const KNOWN: &[&str] = &["hashivault", "awskms", "gcpkms", "azurekms"];
+const KNOWN: &[&str] = &["hashivault", "openbao", "awskms", "gcpkms", "azurekms"];
 
 /// What a provider may read to open its key.
 pub struct KmsContext<'a> {
