@@ -134,7 +134,9 @@ async function route(req, res, url, body) {
       }
     } catch { /* the mock answers 400 */ }
     const out = await svc.fulcio.fn(request);
-    return send(res, out.statusCode, out.response, out.contentType ?? 'text/plain');
+    // Fulcio's REST gateway answers 200 (sigstore-go accepts nothing else); the mock says 201.
+    const status = out.statusCode === 201 ? 200 : out.statusCode;
+    return send(res, status, out.response, out.contentType ?? 'text/plain');
   }
   if (req.method === 'GET' && p === '/__ctlog/publicKey') return send(res, 200, svc.ctlogPublicKeyPem, 'application/x-pem-file');
   if (req.method === 'GET' && p === '/api/v2/trustBundle') return json(res, 200, { chains: [{ certificates: [svc.fulcioRootPem] }] });
