@@ -7,6 +7,7 @@
 //! service under the run's deadline. A provider is one file here with a `PROVIDER` constant
 //! and one line in [`PROVIDERS`].
 
+pub mod azurekms;
 pub mod gcpkms;
 
 use std::path::PathBuf;
