@@ -16,6 +16,7 @@ mod grafeas;
 mod images;
 mod kafka;
 mod keys;
+mod kms_cloud;
 mod net_time;
 mod referrers;
 mod registry;
