@@ -354,10 +354,7 @@ pub const KEYS: &[Key] = &[
     Key {
         name: "signers.x509.fulcio.enabled",
         kind: Kind::Bool,
-        values: &[
-            ok("false"),
-            later("true", "Fulcio keyless signing is not implemented yet"),
-        ],
+        values: &[ok("false"), ok("true")],
         chains_default: "false",
         default: "false",
         help: "Sign with a short-lived Fulcio certificate instead of signing-secrets keys.",

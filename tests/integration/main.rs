@@ -12,6 +12,7 @@ mod errors;
 mod gcs;
 mod grafeas;
 mod kafka;
+mod keyless;
 mod keys;
 mod kms_cloud;
 mod oci;
