@@ -18,6 +18,7 @@ mod hashivault;
 mod images;
 mod kafka;
 mod keys;
+mod kms_cloud;
 mod net_time;
 mod referrers;
 mod registry;

@@ -7,6 +7,8 @@
 //! service under the run's deadline. A provider is one file here with a `PROVIDER` constant
 //! and one line in [`PROVIDERS`].
 
+pub mod azurekms;
+pub mod gcpkms;
 pub mod hashivault;
 
 use std::path::PathBuf;
@@ -26,7 +28,12 @@ pub struct Provider {
 }
 
 /// Every KMS chainlet signs with.
-pub const PROVIDERS: &[Provider] = &[hashivault::PROVIDER, hashivault::OPENBAO];
+pub const PROVIDERS: &[Provider] = &[
+    hashivault::PROVIDER,
+    hashivault::OPENBAO,
+    gcpkms::PROVIDER,
+    azurekms::PROVIDER,
+];
 
 /// The schemes Chains (sigstore's KMS clients) knows.
 const KNOWN: &[&str] = &["hashivault", "openbao", "awskms", "gcpkms", "azurekms"];
