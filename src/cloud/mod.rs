@@ -1,4 +1,5 @@
-//! Clients for cloud services that storage backends (and later KMS signers) share: for now the
-//! credentials of Google's services ([`google`]).
+//! Clients for cloud services that storage backends and KMS signers share: AWS's request
+//! signing and credentials ([`aws`]), the credentials of Google's services ([`google`]).
 
+pub mod aws;
 pub mod google;

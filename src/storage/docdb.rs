@@ -19,7 +19,6 @@
 //! refused as not supported yet.
 
 pub mod dynamodb;
-pub mod sigv4;
 pub mod url;
 
 use base64::Engine as _;
