@@ -13,6 +13,7 @@ mod gcs;
 mod grafeas;
 mod kafka;
 mod keys;
+mod kms_aws;
 mod oci;
 mod oci_bundle;
 mod pipelinerun;

@@ -7,6 +7,8 @@
 //! service under the run's deadline. A provider is one file here with a `PROVIDER` constant
 //! and one line in [`PROVIDERS`].
 
+pub mod awskms;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,7 +26,7 @@ pub struct Provider {
 }
 
 /// Every KMS chainlet signs with.
-pub const PROVIDERS: &[Provider] = &[];
+pub const PROVIDERS: &[Provider] = &[awskms::PROVIDER];
 
 /// The schemes Chains (sigstore's KMS clients) knows.
 const KNOWN: &[&str] = &["hashivault", "awskms", "gcpkms", "azurekms"];
