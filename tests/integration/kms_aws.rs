@@ -67,7 +67,7 @@ impl LocalStack {
             .stderr(log)
             .spawn()
             .expect("LocalStack starts");
-        let me = Self {
+        let mut me = Self {
             endpoint: format!("http://127.0.0.1:{port}"),
             child,
             dir,
@@ -83,10 +83,11 @@ impl LocalStack {
             if up {
                 break;
             }
+            let exited = me.child.try_wait().ok().flatten();
             let log = std::fs::read_to_string(me.dir.path().join("log")).unwrap_or_default();
             assert!(
-                Instant::now() < deadline,
-                "LocalStack did not start:\n{log}"
+                exited.is_none() && Instant::now() < deadline,
+                "LocalStack did not start ({exited:?}):\n{log}"
             );
             std::thread::sleep(Duration::from_millis(100));
         }
