@@ -693,3 +693,57 @@ print(json.dumps({{'id': k['AccessKeyId'], 'secret': k['SecretAccessKey']}}))
     let out = run(&pod, wrong);
     failed(&out, &pod, "awskms:///alias/moto", "SignatureDoesNotMatch");
 }
+
+#[test]
+fn an_endpoint_in_the_reference_is_reached_over_https_with_registry_ca() {
+    let Some(ls) = LocalStack::start() else {
+        return;
+    };
+    let (_, pem) = ls.key(ACCOUNT, "ECC_NIST_P256", "by-endpoint");
+    // LocalStack serves HTTPS on the same port with a self-signed certificate for localhost:
+    // read it off the connection, as a user would be given their proxy's CA.
+    let port = ls.endpoint.rsplit(':').next().unwrap();
+    let out = Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-servername",
+            "localhost",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let begin = text
+        .find("-----BEGIN CERTIFICATE-----")
+        .expect("a certificate");
+    let end = text.find("-----END CERTIFICATE-----").unwrap() + "-----END CERTIFICATE-----".len();
+    let pod = Pod::new();
+    pod.typical_results();
+    let ca = pod.path("localstack.crt");
+    std::fs::write(&ca, format!("{}\n", &text[begin..end])).unwrap();
+    // No endpoint variable: the reference's host is the endpoint, over HTTPS.
+    let env: Vec<_> = static_env(&ls)
+        .into_iter()
+        .filter(|(k, _)| *k != "AWS_ENDPOINT_URL_KMS")
+        .collect();
+    let reference = format!("awskms://localhost:{port}/alias/by-endpoint");
+    let out = attest(&pod, &reference, &refs(&env))
+        .storage_file()
+        .flag("--registry-ca", &ca)
+        .run();
+    ok(&out);
+    let key = pod.path("kms.pub");
+    std::fs::write(&key, pem).unwrap();
+    let (verified, text) = cosign_verify_attestation(&key, &pod.envelope_path(), "slsaprovenance1");
+    assert!(verified, "{text}");
+    // Without the CA the certificate is refused, in one line naming the reference.
+    let pod = Pod::new();
+    pod.typical_results();
+    let out = attest(&pod, &reference, &refs(&env))
+        .storage_file()
+        .flag("--registry-timeout", "5")
+        .run();
+    failed(&out, &pod, &reference, "KMS GetPublicKey");
+}
