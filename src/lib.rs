@@ -48,6 +48,7 @@ pub mod kafka;
 pub mod keygen;
 pub mod kube;
 pub mod net;
+pub mod pki;
 pub mod registry;
 pub mod signing;
 pub mod step_results;

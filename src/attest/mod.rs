@@ -74,6 +74,7 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
                     config: &config,
                     deadline: registry_options(args).deadline,
                     registry_ca: args.registry_ca.as_slice(),
+                    trusted_root: args.trusted_root.as_deref(),
                 },
             )
         },

@@ -26,6 +26,9 @@ pub const CLOUD_PLATFORM: &str = "https://www.googleapis.com/auth/cloud-platform
 /// Read and write Cloud Storage objects (what Google's storage clients ask for).
 pub const DEVSTORAGE_READ_WRITE: &str = "https://www.googleapis.com/auth/devstorage.read_write";
 
+/// Read and write Firestore and Datastore (what Google's Firestore clients ask for).
+pub const DATASTORE: &str = "https://www.googleapis.com/auth/datastore";
+
 /// Where a service-account key file without `token_uri` trades its assertion.
 const DEFAULT_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 const DEFAULT_METADATA_HOST: &str = "metadata.google.internal";

@@ -221,7 +221,7 @@ pub const KEYS: &[Key] = &[
         values: &[],
         chains_default: "",
         default: "",
-        help: "go-cloud docstore URL for storage docdb, e.g. dynamodb://TABLE?partition_key=Name.",
+        help: "go-cloud docstore URL for storage docdb, e.g. dynamodb://TABLE?partition_key=Name or firestore://projects/P/databases/(default)/documents/COLLECTION?name_field=Name.",
     },
     Key {
         name: "storage.docdb.mongo-server-url",
@@ -354,10 +354,7 @@ pub const KEYS: &[Key] = &[
     Key {
         name: "signers.x509.fulcio.enabled",
         kind: Kind::Bool,
-        values: &[
-            ok("false"),
-            later("true", "Fulcio keyless signing is not implemented yet"),
-        ],
+        values: &[ok("false"), ok("true")],
         chains_default: "false",
         default: "false",
         help: "Sign with a short-lived Fulcio certificate instead of signing-secrets keys.",
@@ -530,17 +527,25 @@ fn status(key: &Key) -> String {
     let family = if backend_ready && !by_prefix("storage.docdb.") {
         "yes"
     } else if key.name == "storage.docdb.url" {
-        "`dynamodb://` yes; not yet: `firestore://`, `mongo://`"
+        "`dynamodb://`, `firestore://` yes; not yet: `mongo://` (no MongoDB server to test against)"
     } else if by_prefix("storage.docdb.mongo-") {
         "read; `mongo://` is not supported yet"
     } else if by_prefix("storage.") {
         "read; its backend is not in chainlet"
     } else if key.name == "transparency.url" {
         "yes (Rekor v1 and v2)"
-    } else if by_prefix("signers.x509.") {
-        "read; used by Fulcio signing (not yet)"
-    } else if by_prefix("signers.kms.") {
-        "read; used by signer kms (not yet)"
+    } else if key.name == "signers.x509.tuf.mirror.url" {
+        "read; no TUF client yet: pass a trusted root with --trusted-root"
+    } else if key.name == "signers.x509.fulcio.issuer" {
+        "read; unused in a pod (for interactive logins; Fulcio checks the token's issuer)"
+    } else if key.name == "signers.x509.fulcio.provider" {
+        "yes: filesystem, filesystem-custom-path, envvar; not yet: spiffe"
+    } else if by_prefix("signers.kms.auth.spire.") {
+        "read; not supported yet (no SPIRE agent client)"
+    } else if key.name == "signers.kms.kmsref" {
+        KMS_SCHEMES
+    } else if by_prefix("signers.x509.") || by_prefix("signers.kms.") {
+        "yes"
     } else if key.name == "filter.managed-by" {
         "read; no effect in a pod"
     } else {
@@ -548,6 +553,9 @@ fn status(key: &Key) -> String {
     };
     family.into()
 }
+
+/// What `signers.kms.kmsref` takes, for README's table.
+const KMS_SCHEMES: &str = "yes: hashivault://, openbao://, gcpkms://, azurekms://";
 
 /// README's config table, generated from [`KEYS`]; a test keeps README in step.
 pub fn readme_table() -> String {

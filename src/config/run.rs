@@ -41,6 +41,16 @@ pub fn check(config: &Config, args: &AttestArgs) -> Result<(), Failure> {
         crate::signing::kms::check_reference(config.get("signers.kms.kmsref"))
             .map_err(Failure::usage)?;
     }
+    if config.get("signers.x509.fulcio.enabled") == "true"
+        && types
+            .iter()
+            .any(|t| config.enabled(*t) && config.signer(*t) == super::SignerName::X509)
+    {
+        crate::signing::fulcio::check_config(config).map_err(Failure::usage)?;
+        if args.trusted_root.is_none() {
+            return Err(Failure::usage(crate::signing::fulcio::NO_TRUSTED_ROOT));
+        }
+    }
     // A bad flag is bad usage whether or not this run reaches a registry.
     for value in args
         .insecure_registries

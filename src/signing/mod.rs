@@ -7,6 +7,7 @@
 
 pub mod cosign_key;
 pub mod dsse;
+pub mod fulcio;
 mod keypair;
 pub mod kms;
 pub mod remote;
@@ -154,6 +155,8 @@ pub struct OpenContext<'a> {
     pub deadline: std::time::Instant,
     /// `--registry-ca` files, trusted for HTTPS besides the system's roots.
     pub registry_ca: &'a [PathBuf],
+    /// `--trusted-root`: the Fulcio CAs and CT logs a keyless certificate is checked against.
+    pub trusted_root: Option<&'a Path>,
 }
 
 /// A signer by the name users write in `artifacts.*.signer`.
@@ -167,7 +170,14 @@ pub struct Registration {
 pub const SIGNERS: &[Registration] = &[
     Registration {
         name: SignerName::X509,
-        open: |ctx| Ok(Arc::new(load_from_secrets(ctx.signing_secrets)?)),
+        // Chains: with Fulcio enabled the x509 signer is keyless and the Secret is not read.
+        open: |ctx| {
+            if ctx.config.get("signers.x509.fulcio.enabled") == "true" {
+                fulcio::open(ctx)
+            } else {
+                Ok(Arc::new(load_from_secrets(ctx.signing_secrets)?))
+            }
+        },
     },
     Registration {
         name: SignerName::Kms,
@@ -243,7 +253,8 @@ pub enum SigningError {
     Unsupported { path: PathBuf, reason: String },
     #[error("signer {name}: not supported yet")]
     NoSigner { name: crate::config::SignerName },
-    /// A KMS key that could not be opened: the reference and why, never a token.
+    /// A remote signer that could not be opened (a KMS key, Fulcio, an identity token): what
+    /// and why, never a token.
     #[error("{reference}: {reason}")]
     Kms { reference: String, reason: String },
 }

@@ -13,12 +13,22 @@
 //! Object     the signed payload parsed as JSON (a map)
 //! ```
 //!
-//! A document is written with an unconditional put under its key (the URL's `partition_key`,
-//! and `sort_key` if any, must be among these fields), so a re-run replaces the same
-//! document. Services: `dynamodb://` ([`dynamodb`]). `firestore://` and `mongo://` are
-//! refused as not supported yet.
+//! Each service is one file behind [`Backend`], encoding the fields as go-cloud's driver for
+//! it does, and writing with an unconditional put under the document's key, so a re-run
+//! replaces the same document:
+//!
+//! - `dynamodb://TABLE?partition_key=Name` ([`dynamodb`]): an item per document; the URL's
+//!   `partition_key` (and `sort_key`, if any) must be among these fields.
+//! - `firestore://projects/P/databases/D/documents/COLLECTION?name_field=Name`
+//!   ([`firestore`]): a document whose id is the name field's value, which go-cloud leaves
+//!   out of the fields.
+//!
+//! Both preflight with a read and a write that can never apply, so a refusal leaves every
+//! backend unwritten. `mongo://` is refused as not supported yet: no MongoDB server can be
+//! had here to test a client against.
 
 pub mod dynamodb;
+pub mod firestore;
 pub mod url;
 
 use base64::Engine as _;
@@ -126,7 +136,7 @@ fn open(ctx: &Context<'_>) -> Result<Box<dyn Backend>, StorageError> {
     };
     if raw.is_empty() {
         return Err(config(
-            "is empty: storage docdb needs a docstore URL such as dynamodb://TABLE?partition_key=Name".into(),
+            "is empty: storage docdb needs a docstore URL such as dynamodb://TABLE?partition_key=Name or firestore://projects/P/databases/(default)/documents/COLLECTION?name_field=Name".into(),
         ));
     }
     match url::parse(raw).map_err(config)? {
@@ -139,11 +149,17 @@ fn open(ctx: &Context<'_>) -> Result<Box<dyn Backend>, StorageError> {
                 run_key(ctx.target),
             )?))
         }
-        url::DocstoreUrl::Firestore => Err(config(
-            "firestore://: not supported yet (storage docdb writes to DynamoDB only)".into(),
-        )),
+        url::DocstoreUrl::Firestore(coll) => {
+            let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+            Ok(Box::new(firestore::FirestoreBackend::open(
+                coll,
+                &env,
+                ctx,
+                run_key(ctx.target),
+            )?))
+        }
         url::DocstoreUrl::Mongo => Err(config(
-            "mongo://: not supported yet (no MongoDB server can be tested against here)".into(),
+            "mongo://: not supported yet: storage docdb writes to DynamoDB and Firestore; no MongoDB server can be had on these machines to test a client against".into(),
         )),
     }
 }

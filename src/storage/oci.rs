@@ -129,9 +129,12 @@ impl OciBackend {
                     layout::sig_tag(&sig.image.digest_hex),
                 ))
                 .or_default()
-                .push(with_log_entry(
-                    Layer::signature(sig.payload.clone(), &sig.signature),
-                    sig.log_entry.as_ref(),
+                .push(with_certificate(
+                    with_log_entry(
+                        Layer::signature(sig.payload.clone(), &sig.signature),
+                        sig.log_entry.as_ref(),
+                    ),
+                    sig.certificate.as_ref(),
                 ));
         }
         // Format `tekton` has no envelope; the config check keeps it away from storage oci.
@@ -143,9 +146,12 @@ impl OciBackend {
                 by_tag
                     .entry((self.repo_of(image), layout::att_tag(&image.digest_hex)))
                     .or_default()
-                    .push(with_log_entry(
-                        Layer::attestation(envelope.clone(), att.predicate_type),
-                        att.log_entry.as_ref(),
+                    .push(with_certificate(
+                        with_log_entry(
+                            Layer::attestation(envelope.clone(), att.predicate_type),
+                            att.log_entry.as_ref(),
+                        ),
+                        att.certificate.as_ref(),
                     ));
             }
         }
@@ -322,6 +328,25 @@ fn with_log_entry(mut layer: Layer, entry: Option<&crate::transparency::LogEntry
     }
     layer
 }
+
+/// cosign's certificate annotations on a layer signed with a certificate (keyless):
+/// `dev.sigstore.cosign/certificate` (the leaf PEM) and `dev.sigstore.cosign/chain` (the rest).
+fn with_certificate(mut layer: Layer, certificate: Option<&crate::signing::Certificate>) -> Layer {
+    if let Some(c) = certificate {
+        layer
+            .annotations
+            .insert(CERTIFICATE_ANNOTATION.into(), c.cert_pem.clone());
+        if !c.chain_pem.is_empty() {
+            layer
+                .annotations
+                .insert(CHAIN_ANNOTATION.into(), c.chain_pem.clone());
+        }
+    }
+    layer
+}
+
+const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
+const CHAIN_ANNOTATION: &str = "dev.sigstore.cosign/chain";
 
 /// The 90th percentile of the read → PUT windows (the longest of up to ten): with many tags the
 /// few slowest were slowed by our own queueing, not by the registry another writer sees.

@@ -240,6 +240,10 @@ pub struct TrustedRoot {
     pub file: String,
     pub logs: Vec<TrustedLog>,
     pub timestamp_authorities: Vec<TrustedTsa>,
+    /// Fulcio CAs: the chains a signing certificate must lead to.
+    pub certificate_authorities: Vec<TrustedTsa>,
+    /// Certificate transparency logs, whose SCTs a Fulcio certificate embeds.
+    pub ctlogs: Vec<TrustedLog>,
 }
 
 #[derive(Debug, Clone)]
@@ -277,44 +281,18 @@ impl TrustedRoot {
                 ),
             ));
         }
-        let mut logs = Vec::new();
-        for (i, t) in raw.tlogs.into_iter().enumerate() {
-            let public_key = b64(&t.public_key.raw_bytes)
-                .map_err(|e| file_error(path, format!("tlogs[{i}].publicKey.rawBytes: {e}")))?;
-            let log_id = match t.log_id {
-                Some(id) => b64(&id.key_id)
-                    .map_err(|e| file_error(path, format!("tlogs[{i}].logId.keyId: {e}")))?,
-                None => Vec::new(),
-            };
-            logs.push(TrustedLog {
-                base_url: t.base_url,
-                public_key,
-                log_id,
-            });
-        }
-        let mut timestamp_authorities = Vec::new();
-        for (i, t) in raw.timestamp_authorities.into_iter().enumerate() {
-            let mut chain = Vec::new();
-            for (j, c) in t.cert_chain.certificates.iter().enumerate() {
-                chain.push(b64(&c.raw_bytes).map_err(|e| {
-                    file_error(
-                        path,
-                        format!("timestampAuthorities[{i}].certChain.certificates[{j}]: {e}"),
-                    )
-                })?);
-            }
-            if chain.is_empty() {
-                return Err(file_error(
-                    path,
-                    format!("timestampAuthorities[{i}] has no certificates"),
-                ));
-            }
-            timestamp_authorities.push(TrustedTsa { uri: t.uri, chain });
-        }
+        let logs = logs_of(raw.tlogs, "tlogs", path)?;
+        let ctlogs = logs_of(raw.ctlogs, "ctlogs", path)?;
+        let timestamp_authorities =
+            authorities_of(raw.timestamp_authorities, "timestampAuthorities", path)?;
+        let certificate_authorities =
+            authorities_of(raw.certificate_authorities, "certificateAuthorities", path)?;
         Ok(TrustedRoot {
             file: path.display().to_string(),
             logs,
             timestamp_authorities,
+            certificate_authorities,
+            ctlogs,
         })
     }
 
@@ -328,6 +306,52 @@ impl TrustedRoot {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+fn logs_of(raw: Vec<RawTlog>, field: &str, path: &Path) -> Result<Vec<TrustedLog>, TrustError> {
+    let mut logs = Vec::new();
+    for (i, t) in raw.into_iter().enumerate() {
+        let public_key = b64(&t.public_key.raw_bytes)
+            .map_err(|e| file_error(path, format!("{field}[{i}].publicKey.rawBytes: {e}")))?;
+        let log_id = match t.log_id {
+            Some(id) => b64(&id.key_id)
+                .map_err(|e| file_error(path, format!("{field}[{i}].logId.keyId: {e}")))?,
+            None => Vec::new(),
+        };
+        logs.push(TrustedLog {
+            base_url: t.base_url,
+            public_key,
+            log_id,
+        });
+    }
+    Ok(logs)
+}
+
+fn authorities_of(
+    raw: Vec<RawAuthority>,
+    field: &str,
+    path: &Path,
+) -> Result<Vec<TrustedTsa>, TrustError> {
+    let mut out = Vec::new();
+    for (i, t) in raw.into_iter().enumerate() {
+        let mut chain = Vec::new();
+        for (j, c) in t.cert_chain.certificates.iter().enumerate() {
+            chain.push(b64(&c.raw_bytes).map_err(|e| {
+                file_error(
+                    path,
+                    format!("{field}[{i}].certChain.certificates[{j}]: {e}"),
+                )
+            })?);
+        }
+        if chain.is_empty() {
+            return Err(file_error(
+                path,
+                format!("{field}[{i}] has no certificates"),
+            ));
+        }
+        out.push(TrustedTsa { uri: t.uri, chain });
+    }
+    Ok(out)
 }
 
 /// A parsed signing config: the logs and timestamp authorities to use, newest API first.
@@ -420,6 +444,10 @@ struct RawTrustedRoot {
     tlogs: Vec<RawTlog>,
     #[serde(default)]
     timestamp_authorities: Vec<RawAuthority>,
+    #[serde(default)]
+    certificate_authorities: Vec<RawAuthority>,
+    #[serde(default)]
+    ctlogs: Vec<RawTlog>,
 }
 
 #[derive(Deserialize)]

@@ -15,7 +15,7 @@
 
 use der::asn1::{AnyRef, ObjectIdentifier};
 use der::{Decode as _, Encode as _, Reader as _, Tag, Tagged as _};
-use sha2::{Digest as _, Sha256, Sha384, Sha512};
+use sha2::{Digest as _, Sha256};
 use x509_cert::Certificate;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -63,9 +63,6 @@ pub struct Request {
     pub nonce: u64,
 }
 
-const SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
-const SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
-const SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
 const SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
 const TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
 const CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
@@ -78,35 +75,32 @@ const RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1
 const RSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
 const RSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
 const RSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
-const EKU: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
-const BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
 const TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
 
-/// A digest algorithm a token may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Hash {
-    Sha256,
-    Sha384,
-    Sha512,
+use crate::pki::{CertKey, Hash};
+
+fn hash_of(oid: ObjectIdentifier) -> Result<Hash, TsaError> {
+    Hash::from_oid(oid).ok_or_else(|| TsaError::Unsupported(format!("digest algorithm {oid}")))
 }
 
-impl Hash {
-    fn from_oid(oid: ObjectIdentifier) -> Result<Self, TsaError> {
-        match oid {
-            SHA256 => Ok(Self::Sha256),
-            SHA384 => Ok(Self::Sha384),
-            SHA512 => Ok(Self::Sha512),
-            other => Err(TsaError::Unsupported(format!("digest algorithm {other}"))),
+impl From<crate::pki::ChainError> for TsaError {
+    fn from(e: crate::pki::ChainError) -> Self {
+        match e {
+            crate::pki::ChainError::Chain(m) => TsaError::Chain(m),
+            crate::pki::ChainError::Unsupported(m) => TsaError::Unsupported(m),
         }
     }
+}
 
-    fn digest(self, data: &[u8]) -> Vec<u8> {
-        match self {
-            Self::Sha256 => Sha256::digest(data).to_vec(),
-            Self::Sha384 => Sha384::digest(data).to_vec(),
-            Self::Sha512 => Sha512::digest(data).to_vec(),
-        }
-    }
+/// The chain: the leaf may stamp time (timeStamping EKU) and is valid at `at`; each certificate
+/// is signed by the next, which is a CA valid at `at`; the last (the root) is the anchor.
+fn check_chain(chain: &[(Certificate, &[u8])], at: i64) -> Result<(), TsaError> {
+    Ok(crate::pki::check_chain(
+        chain,
+        at,
+        TIME_STAMPING,
+        "timeStamping",
+    )?)
 }
 
 /// The elements of one constructed DER value, read in order.
@@ -399,10 +393,10 @@ fn verify<C: AsRef<[u8]>>(
             "the signed message digest is not the digest of the TSTInfo".into(),
         ));
     }
-    let key = CertKey::of(leaf, "the signer's")?;
+    let key = CertKey::of(leaf, "the signer's").map_err(TsaError::from)?;
     let hash = signature_hash(signer.signature_algorithm, signer.digest)?;
     key.verify(hash, &signer.signed_attrs, signer.signature)
-        .map_err(|()| TsaError::BadSignature("token"))?;
+        .map_err(|crate::pki::BadSignature| TsaError::BadSignature("token"))?;
     check_chain(&chain, info.gen_time)?;
     Ok(info.gen_time)
 }
@@ -485,7 +479,7 @@ fn signer_info(any: AnyRef<'_>) -> Result<SignerInfo<'_>, TsaError> {
         .next_tagged(Tag::Integer, "the signer's serial")?
         .value();
     sid.end()?;
-    let digest = Hash::from_oid(si.algorithm("the digest algorithm")?)?;
+    let digest = hash_of(si.algorithm("the digest algorithm")?)?;
     let attrs = si
         .optional(context(0, true))?
         .ok_or_else(|| malformed(PART, "no signed attributes"))?;
@@ -554,7 +548,7 @@ fn tst_info(der: &[u8], signature: &[u8], nonce: Option<u64>) -> Result<TstInfo,
     info.oid("the policy")?;
     let imprint = info.next_tagged(Tag::Sequence, "the message imprint")?;
     let mut imprint = Elements::of(imprint, Tag::Sequence, PART)?;
-    let hash = Hash::from_oid(imprint.algorithm("the imprint's hash algorithm")?)?;
+    let hash = hash_of(imprint.algorithm("the imprint's hash algorithm")?)?;
     let hashed = imprint.next_tagged(Tag::OctetString, "the hashed message")?;
     imprint.end()?;
     if hashed.value() != hash.digest(signature).as_slice() {
@@ -628,152 +622,6 @@ fn signature_hash(alg: ObjectIdentifier, digest: Hash) -> Result<Hash, TsaError>
             "signature algorithm {other}"
         ))),
     }
-}
-
-/// A certificate's public key, for the signatures it makes.
-enum CertKey {
-    P256(p256::ecdsa::VerifyingKey),
-    P384(p384::ecdsa::VerifyingKey),
-    Rsa(Box<rsa::PublicKey>),
-}
-
-impl CertKey {
-    fn of(cert: &Certificate, whose: &str) -> Result<Self, TsaError> {
-        use p256::pkcs8::DecodePublicKey as _;
-        let spki = cert
-            .tbs_certificate()
-            .subject_public_key_info()
-            .to_der()
-            .map_err(|e| TsaError::Chain(format!("{whose} public key: {e}")))?;
-        if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_der(&spki) {
-            return Ok(Self::P256(k));
-        }
-        if let Ok(k) = p384::ecdsa::VerifyingKey::from_public_key_der(&spki) {
-            return Ok(Self::P384(k));
-        }
-        if let Ok(k) = rsa::PublicKey::from_public_key_der(&spki) {
-            return Ok(Self::Rsa(Box::new(k)));
-        }
-        Err(TsaError::Unsupported(format!(
-            "{whose} public key (not ECDSA P-256, P-384 or RSA)"
-        )))
-    }
-
-    /// Verifies `sig` (ECDSA ASN.1 DER, or RSA PKCS#1 v1.5) over `hash` of `message`.
-    fn verify(&self, hash: Hash, message: &[u8], sig: &[u8]) -> Result<(), ()> {
-        use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
-        let digest = hash.digest(message);
-        let ok = match self {
-            Self::P256(k) => p256::ecdsa::Signature::from_der(sig)
-                .is_ok_and(|s| k.verify_prehash(&digest, &s).is_ok()),
-            Self::P384(k) => p384::ecdsa::Signature::from_der(sig)
-                .is_ok_and(|s| k.verify_prehash(&digest, &s).is_ok()),
-            Self::Rsa(k) => {
-                let scheme = match hash {
-                    Hash::Sha256 => rsa::Pkcs1v15Sign::new::<Sha256>(),
-                    Hash::Sha384 => rsa::Pkcs1v15Sign::new::<Sha384>(),
-                    Hash::Sha512 => rsa::Pkcs1v15Sign::new::<Sha512>(),
-                };
-                k.verify(scheme, &digest, sig).is_ok()
-            }
-        };
-        if ok { Ok(()) } else { Err(()) }
-    }
-}
-
-/// The TBSCertificate bytes of a certificate's DER, as they were signed.
-fn tbs_bytes(cert_der: &[u8]) -> Result<Vec<u8>, TsaError> {
-    let mut cert = Elements::parse(cert_der, Tag::Sequence, "certificate")?;
-    der_of(
-        cert.next_tagged(Tag::Sequence, "the TBSCertificate")?,
-        "certificate",
-    )
-}
-
-/// The chain: the leaf may stamp time (timeStamping EKU) and is valid at `at`; each certificate
-/// is signed by the next, which is a CA valid at `at`; the last (the root) is the anchor.
-fn check_chain(chain: &[(Certificate, &[u8])], at: i64) -> Result<(), TsaError> {
-    let mut leaf_eku = false;
-    for (i, (cert, cert_der)) in chain.iter().enumerate() {
-        let tbs = cert.tbs_certificate();
-        let subject = tbs.subject().to_string();
-        let validity = tbs.validity();
-        let secs = |t: x509_cert::time::Time| t.to_unix_duration().as_secs() as i64;
-        if at < secs(validity.not_before) || at > secs(validity.not_after) {
-            return Err(TsaError::Chain(format!(
-                "{subject:?} is not valid at the token's time {at}"
-            )));
-        }
-        for ext in tbs.extensions().into_iter().flatten() {
-            match ext.extn_id {
-                EKU if i == 0 => {
-                    let eku =
-                        x509_cert::ext::pkix::ExtendedKeyUsage::from_der(ext.extn_value.as_bytes())
-                            .map_err(|e| {
-                                TsaError::Chain(format!("{subject:?} extended key usage: {e}"))
-                            })?;
-                    leaf_eku = eku.0.contains(&TIME_STAMPING);
-                }
-                BASIC_CONSTRAINTS if i > 0 => {
-                    let bc =
-                        x509_cert::ext::pkix::BasicConstraints::from_der(ext.extn_value.as_bytes())
-                            .map_err(|e| {
-                                TsaError::Chain(format!("{subject:?} basic constraints: {e}"))
-                            })?;
-                    if !bc.ca {
-                        return Err(TsaError::Chain(format!("{subject:?} is not a CA")));
-                    }
-                }
-                _ => {}
-            }
-        }
-        if i > 0
-            && !tbs
-                .extensions()
-                .into_iter()
-                .flatten()
-                .any(|e| e.extn_id == BASIC_CONSTRAINTS)
-        {
-            return Err(TsaError::Chain(format!("{subject:?} is not a CA")));
-        }
-        // The issuer: the next certificate, or the root itself.
-        let issuer = chain.get(i + 1).map_or(cert, |(c, _)| c);
-        if i + 1 == chain.len() && tbs.issuer() != tbs.subject() {
-            return Err(TsaError::Chain(format!(
-                "it ends at {subject:?}, which is not self-signed (its issuer {:?} is not given)",
-                tbs.issuer().to_string()
-            )));
-        }
-        if tbs.issuer() != issuer.tbs_certificate().subject() {
-            return Err(TsaError::Chain(format!(
-                "{subject:?} is not issued by {:?}",
-                issuer.tbs_certificate().subject().to_string()
-            )));
-        }
-        let hash = match cert.signature_algorithm().oid {
-            ECDSA_SHA256 | RSA_SHA256 => Hash::Sha256,
-            ECDSA_SHA384 | RSA_SHA384 => Hash::Sha384,
-            ECDSA_SHA512 | RSA_SHA512 => Hash::Sha512,
-            other => {
-                return Err(TsaError::Unsupported(format!(
-                    "certificate signature algorithm {other}"
-                )));
-            }
-        };
-        let sig = cert
-            .signature()
-            .as_bytes()
-            .ok_or_else(|| TsaError::Chain(format!("{subject:?} signature is not whole bytes")))?;
-        CertKey::of(issuer, "an issuer's")?
-            .verify(hash, &tbs_bytes(cert_der)?, sig)
-            .map_err(|()| TsaError::Chain(format!("{subject:?} signature does not verify")))?;
-    }
-    if !leaf_eku {
-        return Err(TsaError::Chain(
-            "the leaf certificate has no timeStamping extended key usage".into(),
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -888,7 +736,7 @@ mod tests {
         assert_eq!(req.next("version").unwrap().value(), [1]);
         let imprint = req.next_tagged(Tag::Sequence, "imprint").unwrap();
         let mut imprint = Elements::of(imprint, Tag::Sequence, "imprint").unwrap();
-        assert_eq!(imprint.algorithm("alg").unwrap(), SHA256);
+        assert_eq!(imprint.algorithm("alg").unwrap(), crate::pki::SHA256);
         assert_eq!(
             imprint.next("hash").unwrap().value(),
             Sha256::digest(b"sig").as_slice()

@@ -259,10 +259,6 @@ fn bad_docdb_settings_are_one_line_errors() {
     for (url, says) in [
         ("dynamodb://chains-docs", "partition_key is required"),
         ("mongo://user:hunter2@db/chains/docs", "not supported yet"),
-        (
-            "firestore://projects/p/databases/(default)/documents/c?name_field=Name",
-            "not supported yet",
-        ),
     ] {
         let out = attest(&pod, &moto, url, "docdb");
         assert_eq!(out.status.code(), Some(2), "{url}: {}", stderr(&out));

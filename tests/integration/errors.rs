@@ -237,13 +237,15 @@ fn unimplemented_chains_value_fails_at_start_up() {
         "signers.kms.kmsref=vault://release",
     ]);
     assert_fails_cleanly(&pod, &out, 2, &["vault://release", "unknown KMS scheme"]);
+    let out = pod.attest(&[
+        "--set",
+        "signers.x509.fulcio.enabled=true",
+        "--set",
+        "signers.x509.fulcio.provider=spiffe",
+    ]);
+    assert_fails_cleanly(&pod, &out, 2, &["provider spiffe", "not supported yet"]);
     let out = pod.attest(&["--set", "signers.x509.fulcio.enabled=true"]);
-    assert_fails_cleanly(
-        &pod,
-        &out,
-        2,
-        &["signers.x509.fulcio.enabled", "not supported yet"],
-    );
+    assert_fails_cleanly(&pod, &out, 2, &["--trusted-root", "not supported yet"]);
 }
 
 #[test]

@@ -8,6 +8,9 @@
 //! and one line in [`PROVIDERS`].
 
 pub mod awskms;
+pub mod azurekms;
+pub mod gcpkms;
+pub mod hashivault;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,10 +29,16 @@ pub struct Provider {
 }
 
 /// Every KMS chainlet signs with.
-pub const PROVIDERS: &[Provider] = &[awskms::PROVIDER];
+pub const PROVIDERS: &[Provider] = &[
+    hashivault::PROVIDER,
+    hashivault::OPENBAO,
+    awskms::PROVIDER,
+    gcpkms::PROVIDER,
+    azurekms::PROVIDER,
+];
 
 /// The schemes Chains (sigstore's KMS clients) knows.
-const KNOWN: &[&str] = &["hashivault", "awskms", "gcpkms", "azurekms"];
+const KNOWN: &[&str] = &["hashivault", "openbao", "awskms", "gcpkms", "azurekms"];
 
 /// What a provider may read to open its key.
 pub struct KmsContext<'a> {

@@ -5,7 +5,7 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DocstoreUrl {
     Dynamo(DynamoUrl),
-    Firestore,
+    Firestore(FirestoreUrl),
     Mongo,
 }
 
@@ -17,6 +17,29 @@ pub struct DynamoUrl {
     pub sort_key: Option<String>,
     pub region: Option<String>,
     pub endpoint: Option<String>,
+}
+
+/// `firestore://projects/P/databases/D/documents/COLLECTION?name_field=F[&revision_field=…]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirestoreUrl {
+    pub project: String,
+    pub database: String,
+    /// The collection's path below `documents/`: `chains`, or a nested `runs/team-a/chains`.
+    pub collection: String,
+    /// The field whose value is a document's id (go-cloud leaves it out of the fields).
+    pub name_field: String,
+}
+
+impl FirestoreUrl {
+    /// `projects/P/databases/D`.
+    pub fn database_path(&self) -> String {
+        format!("projects/{}/databases/{}", self.project, self.database)
+    }
+
+    /// `projects/P/databases/D/documents/COLLECTION`: the collection's resource name.
+    pub fn collection_path(&self) -> String {
+        format!("{}/documents/{}", self.database_path(), self.collection)
+    }
 }
 
 /// go-cloud's AWS options that chainlet does not implement yet.
@@ -40,7 +63,7 @@ pub fn parse(raw: &str) -> Result<DocstoreUrl, String> {
     };
     match scheme {
         "dynamodb" => parse_dynamo(rest).map(DocstoreUrl::Dynamo),
-        "firestore" => Ok(DocstoreUrl::Firestore),
+        "firestore" => parse_firestore(rest).map(DocstoreUrl::Firestore),
         "mongo" => Ok(DocstoreUrl::Mongo),
         other => Err(format!(
             "has the scheme {:?}, which no docstore has (dynamodb, firestore, mongo)",
@@ -144,6 +167,140 @@ fn parse_dynamo(rest: &str) -> Result<DynamoUrl, String> {
     Ok(url)
 }
 
+/// Fields of the document a Firestore id can come from: go-cloud wants a string key.
+const NAME_FIELDS: &[&str] = &["Name", "Signature", "Cert", "Chain"];
+
+/// As go-cloud's opener: the URL's host and path joined and cleaned (Go's `path.Join`) must
+/// match `projects/P/databases/D/documents/C…`; `name_field` is required, `revision_field`
+/// is accepted, any other parameter is refused.
+fn parse_firestore(rest: &str) -> Result<FirestoreUrl, String> {
+    let rest = rest.split('#').next().unwrap_or_default();
+    let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (host, path) = before_query
+        .find('/')
+        .map_or((before_query, ""), |i| before_query.split_at(i));
+    if host.contains('@') {
+        return Err("firestore://: the URL has user information; Firestore URLs take none".into());
+    }
+    if host.is_empty() {
+        // go-cloud joins host and path: `firestore:///projects/…` becomes `/projects/…`.
+        return Err("firestore://: the URL's host is empty; the resource name starts there (firestore://projects/P/…)".into());
+    }
+    // Go's url.Parse unescapes the path (not the host) before the opener joins them.
+    let path = unescape_path(path)?;
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in std::iter::once(host).chain(path.split('/')) {
+        match segment {
+            "" | "." => {}
+            // As Go's path.Clean of a relative path: a `..` with nothing to undo stays.
+            ".." if segments.last().is_some_and(|s| *s != "..") => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    let shown = || {
+        let joined = segments.join("/");
+        let mut s: String = joined.chars().take(120).collect();
+        if s.len() < joined.len() {
+            s.push('…');
+        }
+        s
+    };
+    let (project, database, collection) = match segments.as_slice() {
+        [
+            "projects",
+            project,
+            "databases",
+            database,
+            "documents",
+            collection @ ..,
+        ] if !collection.is_empty() => (*project, *database, collection),
+        _ => {
+            return Err(format!(
+                "firestore://: {:?} is not a collection's resource name (projects/P/databases/D/documents/COLLECTION)",
+                shown()
+            ));
+        }
+    };
+    // Odd lengths name collections (`c`, `c/doc/sub`); even ones would name a document.
+    if collection.len() % 2 == 0 {
+        return Err(format!(
+            "firestore://{}: the path after documents/ names a document, not a collection (it needs an odd number of segments)",
+            shown()
+        ));
+    }
+    if let Some(bad) = collection
+        .iter()
+        .chain([&project, &database])
+        .find(|s| s.len() > 1500 || (s.starts_with("__") && s.ends_with("__") && s.len() >= 4))
+    {
+        return Err(format!(
+            "firestore://{}: {:?} is not a Firestore id (reserved __…__ or longer than 1500 bytes)",
+            shown(),
+            bad.chars().take(64).collect::<String>()
+        ));
+    }
+    let at = |m: &str| format!("firestore://{}: {m}", shown());
+    let mut name_field = None;
+    for (key, value) in query_pairs(query)? {
+        match key.as_str() {
+            // As url.Values.Get: the first value counts.
+            "name_field" => {
+                name_field.get_or_insert(value);
+            }
+            // Names a field of revisions; Chains' document has none, so a put ignores it.
+            "revision_field" => {}
+            k => {
+                return Err(at(&format!(
+                    "invalid query parameter {:?} (go-cloud takes name_field and revision_field)",
+                    k.chars().take(64).collect::<String>()
+                )));
+            }
+        }
+    }
+    let name_field = name_field.filter(|f| !f.is_empty()).ok_or_else(|| {
+        at("name_field is required (Chains' documents are named by Name: ?name_field=Name)")
+    })?;
+    if !NAME_FIELDS.contains(&name_field.as_str()) {
+        return Err(at(&format!(
+            "name_field {:?} is not a text field of Chains' document ({})",
+            name_field.chars().take(64).collect::<String>(),
+            NAME_FIELDS.join(", ")
+        )));
+    }
+    Ok(FirestoreUrl {
+        project: project.to_owned(),
+        database: database.to_owned(),
+        collection: collection.join("/"),
+        name_field,
+    })
+}
+
+/// A URL path's `%XX` escapes decoded, as Go's `url.Parse` fills `URL.Path` (`+` stays `+`).
+fn unescape_path(s: &str) -> Result<String, String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or("firestore://: the URL's path has a malformed %-escape")?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out)
+        .map_err(|_| "firestore://: the URL's path is not UTF-8 once unescaped".into())
+}
+
 /// `k=v&…`, percent-decoded with `+` as a space, as Go's `url.ParseQuery`.
 pub fn query_pairs(query: &str) -> Result<Vec<(String, String)>, String> {
     query
@@ -238,9 +395,93 @@ mod tests {
             parse("mongo://u:secret@h/db/c").unwrap(),
             DocstoreUrl::Mongo
         );
+    }
+
+    #[test]
+    fn firestore_urls_read_as_go_cloud_reads_them() {
+        let f = |raw: &str| match parse(raw) {
+            Ok(DocstoreUrl::Firestore(u)) => u,
+            other => panic!("{raw}: {other:?}"),
+        };
+        let u =
+            f("firestore://projects/my-proj/databases/(default)/documents/chains?name_field=Name");
         assert_eq!(
-            parse("firestore://projects/p/databases/d/documents/c?name_field=Name").unwrap(),
-            DocstoreUrl::Firestore
+            (
+                u.project.as_str(),
+                u.database.as_str(),
+                u.collection.as_str()
+            ),
+            ("my-proj", "(default)", "chains")
         );
+        assert_eq!(u.name_field, "Name");
+        assert_eq!(
+            u.collection_path(),
+            "projects/my-proj/databases/(default)/documents/chains"
+        );
+        // path.Join cleans; the path is unescaped; nested collections; the first value counts.
+        let u = f(
+            "firestore://projects/p/databases/db1//documents/./runs/x/../team%2Da/chains/?name_field=Name&name_field=Cert&revision_field=R#frag",
+        );
+        assert_eq!(u.collection, "runs/team-a/chains");
+        assert_eq!(u.database_path(), "projects/p/databases/db1");
+        assert_eq!(u.name_field, "Name");
+    }
+
+    #[test]
+    fn bad_firestore_urls_say_what_is_wrong() {
+        for (url, says) in [
+            (
+                "firestore://projects/p/databases/d/documents/c",
+                "name_field is required",
+            ),
+            (
+                "firestore://projects/p/databases/d/documents/c?name_field=",
+                "name_field is required",
+            ),
+            (
+                "firestore://projects/p/databases/d/documents/c?name_field=Signed",
+                "not a text field",
+            ),
+            (
+                "firestore://projects/p/databases/d/documents/c?name_field=Name&x=1",
+                "invalid query parameter",
+            ),
+            (
+                "firestore://projects/p/databases/d/documents?name_field=Name",
+                "not a collection's resource name",
+            ),
+            (
+                "firestore://projects/p/databases/d/documents/c/doc?name_field=Name",
+                "names a document",
+            ),
+            (
+                "firestore://projects/p/documents/c?name_field=Name",
+                "not a collection's resource name",
+            ),
+            (
+                "firestore:///projects/p/databases/d/documents/c?name_field=Name",
+                "host is empty",
+            ),
+            (
+                "firestore://projects/../../projects/p/databases/d/documents/c?name_field=Name",
+                "not a collection's",
+            ),
+            (
+                "firestore://u:pw@projects/p/databases/d/documents/c?name_field=Name",
+                "user information",
+            ),
+            (
+                "firestore://projects/p/databases/d/documents/c%zz?name_field=Name",
+                "malformed",
+            ),
+            (
+                "firestore://projects/p/databases/d/documents/__c__?name_field=Name",
+                "not a Firestore id",
+            ),
+        ] {
+            let e = parse(url).unwrap_err();
+            assert!(e.contains(says), "{url}: {e}");
+            assert!(!e.contains("pw"), "{url}: {e}");
+        }
     }
 }

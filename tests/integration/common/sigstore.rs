@@ -633,6 +633,21 @@ impl RekorV1Mock {
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
     }
 
+    /// The mock Fulcio's root certificate (DER), from `GET /api/v2/trustBundle`.
+    pub fn fulcio_root_der(&self) -> Vec<u8> {
+        let (status, body) = get(&format!("{}/api/v2/trustBundle", self.url)).unwrap();
+        assert_eq!(status, 200);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        pem_der(v["chains"][0]["certificates"][0].as_str().unwrap())
+    }
+
+    /// The key (DER SPKI) of the CT log whose SCTs the mock Fulcio embeds.
+    pub fn ctlog_key_der(&self) -> Vec<u8> {
+        let (status, body) = get(&format!("{}/__ctlog/publicKey", self.url)).unwrap();
+        assert_eq!(status, 200);
+        pem_der(std::str::from_utf8(&body).unwrap())
+    }
+
     /// The mock TSA's chain (PEM), `GET /api/v1/timestamp/certchain`.
     pub fn tsa_cert_chain_pem(&self) -> String {
         let (status, body) = get(&format!("{}/api/v1/timestamp/certchain", self.url)).unwrap();
@@ -701,6 +716,33 @@ pub fn trusted_root(logs: &[&dyn Tlog], tsas: &[&dyn TimestampAuthority]) -> Val
         "ctlogs": [],
         "timestampAuthorities": authorities,
     })
+}
+
+/// [`trusted_root`] plus the mock's Fulcio CA and its CT log (keyless signing).
+pub fn trusted_root_keyless(
+    fulcio: &RekorV1Mock,
+    logs: &[&dyn Tlog],
+    tsas: &[&dyn TimestampAuthority],
+) -> Value {
+    let mut root = trusted_root(logs, tsas);
+    let ct = fulcio.ctlog_key_der();
+    root["certificateAuthorities"] = json!([{
+        "subject": { "organization": "sigstore.mock", "commonName": "sigstore" },
+        "uri": fulcio.url(),
+        "certChain": { "certificates": [{ "rawBytes": B64.encode(fulcio.fulcio_root_der()) }] },
+        "validFor": { "start": VALID_FROM },
+    }]);
+    root["ctlogs"] = json!([{
+        "baseUrl": format!("{}/ctlog", fulcio.url()),
+        "hashAlgorithm": "SHA2_256",
+        "publicKey": {
+            "rawBytes": B64.encode(&ct),
+            "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+            "validFor": { "start": VALID_FROM },
+        },
+        "logId": { "keyId": log_id(&ct) },
+    }]);
+    root
 }
 
 /// A Sigstore signing config (`application/vnd.dev.sigstore.signingconfig.v0.2+json`,

@@ -9,7 +9,8 @@
 //     can check what a client sent independently of what the mock made of it;
 //   - POST /__fault {"mode": "garbage" | "500" | "hang" | "off"}: every /api/ endpoint then
 //     answers non-JSON bytes, fails with 500, or never answers (until the mode is set back).
-// Fulcio: POST /api/v2/signingCert, GET /api/v2/trustBundle. TSA: POST /api/v1/timestamp (the
+// Fulcio: POST /api/v2/signingCert, GET /api/v2/trustBundle, and GET /__ctlog/publicKey (PEM:
+// the key of the CT log whose SCTs its certificates embed, for a test's trusted root). TSA: POST /api/v1/timestamp (the
 // JSON request form sigstore-js sends), GET /api/v1/timestamp/certchain (PEM).
 // The mock checks nothing it is sent (no OIDC token check, no proof of possession, no entry
 // validation) and its inclusion proofs claim a tree of one entry.
@@ -60,6 +61,8 @@ async function services(base) {
     rekorPublicKeyPem: rekorKeys.publicKey.export({ format: 'pem', type: 'spki' }),
     fulcio: mock.fulcioHandler(ca),
     fulcioRootPem: pem('CERTIFICATE', ca.rootCertificate),
+    // @sigstore/mock's CT log signs with the CA's own key pair.
+    ctlogPublicKeyPem: fulcioKeys.publicKey.export({ format: 'pem', type: 'spki' }),
     tsa: mock.tsaHandler(tsa),
     tsaChainPem: pem('CERTIFICATE', tsa.intCertificate) + pem('CERTIFICATE', tsa.rootCertificate),
   };
@@ -119,9 +122,23 @@ async function route(req, res, url, body) {
   }
   if (req.method === 'GET' && p === '/api/v1/log/publicKey') return send(res, 200, svc.rekorPublicKeyPem, 'application/x-pem-file');
   if (req.method === 'POST' && p === svc.fulcio.path) {
-    const out = await svc.fulcio.fn(body);
-    return send(res, out.statusCode, out.response, out.contentType ?? 'text/plain');
+    // sigstore-go (cosign 3) sends the token only in the Authorization header; the mock reads
+    // it from the body, where the API also allows it.
+    let request = body;
+    try {
+      const parsed = JSON.parse(body);
+      const bearer = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+      if (!parsed.credentials && bearer) {
+        parsed.credentials = { oidcIdentityToken: bearer };
+        request = JSON.stringify(parsed);
+      }
+    } catch { /* the mock answers 400 */ }
+    const out = await svc.fulcio.fn(request);
+    // Fulcio's REST gateway answers 200 (sigstore-go accepts nothing else); the mock says 201.
+    const status = out.statusCode === 201 ? 200 : out.statusCode;
+    return send(res, status, out.response, out.contentType ?? 'text/plain');
   }
+  if (req.method === 'GET' && p === '/__ctlog/publicKey') return send(res, 200, svc.ctlogPublicKeyPem, 'application/x-pem-file');
   if (req.method === 'GET' && p === '/api/v2/trustBundle') return json(res, 200, { chains: [{ certificates: [svc.fulcioRootPem] }] });
   if (req.method === 'POST' && p === svc.tsa.path) {
     const out = await svc.tsa.fn(body);
