@@ -29,7 +29,6 @@
 
 pub mod dynamodb;
 pub mod firestore;
-pub mod sigv4;
 pub mod url;
 
 use base64::Engine as _;

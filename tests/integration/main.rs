@@ -15,6 +15,7 @@ mod grafeas;
 mod kafka;
 mod keyless;
 mod keys;
+mod kms_aws;
 mod kms_cloud;
 mod kms_vault;
 mod oci;

@@ -8,6 +8,7 @@
 
 mod api;
 mod archivista;
+mod aws;
 mod cli;
 mod config;
 mod docdb;

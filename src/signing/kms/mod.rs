@@ -7,6 +7,7 @@
 //! service under the run's deadline. A provider is one file here with a `PROVIDER` constant
 //! and one line in [`PROVIDERS`].
 
+pub mod awskms;
 pub mod azurekms;
 pub mod gcpkms;
 pub mod hashivault;
@@ -31,6 +32,7 @@ pub struct Provider {
 pub const PROVIDERS: &[Provider] = &[
     hashivault::PROVIDER,
     hashivault::OPENBAO,
+    awskms::PROVIDER,
     gcpkms::PROVIDER,
     azurekms::PROVIDER,
 ];

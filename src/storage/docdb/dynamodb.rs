@@ -11,7 +11,8 @@
 //! with `ConditionalCheckFailedException` only after it has checked the caller may write: the
 //! write permission is proved without writing anything.
 //!
-//! Credentials come from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`;
+//! Credentials are found as AWS's SDKs find them in a pod ([`crate::cloud::aws::credentials`]:
+//! the environment's keys, a web identity (IRSA), the container endpoint (EKS Pod Identity));
 //! the region from the URL's `region`, `AWS_REGION` or `AWS_DEFAULT_REGION`; the endpoint from
 //! the URL's `endpoint`, `AWS_ENDPOINT_URL_DYNAMODB` or `AWS_ENDPOINT_URL` (plain HTTP is
 //! allowed to that host only, as AWS's SDKs allow it), else the region's public endpoint.
@@ -20,11 +21,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
-use zeroize::Zeroizing;
 
-use super::sigv4::{self, Credentials};
 use super::url::DynamoUrl;
 use super::{Field, SignedDocument};
+use crate::cloud::aws::{self as sigv4, Credentials};
 use crate::net::{self, Credential, Origin, Request, Transport};
 use crate::storage::{Backend, Batch, Context, StorageError};
 
@@ -54,7 +54,6 @@ impl DynamoBackend {
             backend: "docdb",
             message: format!("dynamodb table {}: {message}", table.table),
         };
-        let creds = credentials(env).map_err(unavailable)?;
         let region = table
             .region
             .clone()
@@ -63,6 +62,8 @@ impl DynamoBackend {
             .ok_or_else(|| {
                 unavailable("no region: add region=… to storage.docdb.url or set AWS_REGION".into())
             })?;
+        let creds = sigv4::credentials(env, Some(&region), &|plain| ctx.transport(plain))
+            .map_err(|e| unavailable(e.to_string()))?;
         let over = table
             .endpoint
             .clone()
@@ -404,41 +405,6 @@ fn endpoint_path(endpoint: &str) -> String {
     }
 }
 
-/// Static credentials from the environment. The web-identity (IRSA) and container-credential
-/// sources that AWS's SDKs also read are named when they are what the pod has.
-fn credentials(env: Env<'_>) -> Result<Credentials, String> {
-    match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
-        (Some(id), Some(secret)) => Ok(Credentials {
-            access_key_id: id,
-            secret_access_key: Zeroizing::new(secret),
-            session_token: env("AWS_SESSION_TOKEN").map(Zeroizing::new),
-        }),
-        _ => {
-            for (var, what) in [
-                (
-                    "AWS_WEB_IDENTITY_TOKEN_FILE",
-                    "web-identity (IRSA) credentials",
-                ),
-                (
-                    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                    "container credentials",
-                ),
-                (
-                    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-                    "container credentials",
-                ),
-            ] {
-                if env(var).is_some() {
-                    return Err(format!(
-                        "{what} ({var}) are not supported yet: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-                    ));
-                }
-            }
-            Err("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into())
-        }
-    }
-}
-
 /// An AWS message on one line.
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -493,32 +459,6 @@ mod tests {
         assert_eq!(a.error_type.as_deref(), Some("ResourceNotFoundException"));
         assert_eq!(a.message, "Requested resource not found");
         assert!(Answer::read(200, b"{}").error_type.is_none());
-    }
-
-    #[test]
-    fn credentials_come_from_the_environment_and_irsa_is_named() {
-        let env = |vars: &'static [(&'static str, &'static str)]| {
-            move |k: &str| {
-                vars.iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
-        let c = credentials(&env(&[
-            ("AWS_ACCESS_KEY_ID", "AKID"),
-            ("AWS_SECRET_ACCESS_KEY", "s"),
-            ("AWS_SESSION_TOKEN", "t"),
-        ]))
-        .unwrap();
-        assert_eq!(c.access_key_id, "AKID");
-        assert_eq!(c.session_token.as_deref().map(String::as_str), Some("t"));
-        let e = credentials(&env(&[("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/t")])).unwrap_err();
-        assert!(e.contains("not supported yet"), "{e}");
-        assert!(
-            credentials(&env(&[]))
-                .unwrap_err()
-                .contains("no AWS credentials")
-        );
     }
 
     #[test]
