@@ -555,7 +555,7 @@ fn status(key: &Key) -> String {
 }
 
 /// What `signers.kms.kmsref` takes, for README's table.
-const KMS_SCHEMES: &str = "yes: hashivault://, openbao://, gcpkms://, azurekms://";
+const KMS_SCHEMES: &str = "yes: hashivault://, openbao://, awskms://, gcpkms://, azurekms://";
 
 /// README's config table, generated from [`KEYS`]; a test keeps README in step.
 pub fn readme_table() -> String {
