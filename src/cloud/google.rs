@@ -98,6 +98,59 @@ impl std::fmt::Debug for GoogleAuth {
     }
 }
 
+/// Where a Google service is reached, as Google's client libraries decide it: an emulator when
+/// the environment variable `emulator_var` names one (`host:port` or a URL; plain HTTP to a
+/// `host:port`, and no credentials), else `public` with credentials from the environment.
+pub struct ServiceEndpoint {
+    pub url: String,
+    /// The emulator's origin when it is plain HTTP.
+    pub plain_http: Vec<crate::net::HostPort>,
+    /// `None` for an emulator.
+    pub auth: Option<GoogleAuth>,
+}
+
+impl ServiceEndpoint {
+    /// Resolves the endpoint; the error is one line (the variable and what is wrong with it,
+    /// or why no credentials were found).
+    pub fn resolve(
+        env: &dyn Fn(&str) -> Option<String>,
+        emulator_var: &str,
+        public: &str,
+        opts: Options,
+    ) -> Result<Self, String> {
+        use crate::net::origin::{Origin, Scheme};
+        match env(emulator_var).filter(|v| !v.trim().is_empty()) {
+            Some(host) => {
+                let host = host.trim().trim_end_matches('/');
+                let url = if host.contains("://") {
+                    host.to_owned()
+                } else {
+                    format!("http://{host}")
+                };
+                let origin =
+                    Origin::of_url(&url).map_err(|e| format!("{emulator_var}={host:?}: {e}"))?;
+                let plain_http = match origin.scheme {
+                    Scheme::Http => vec![crate::net::HostPort {
+                        host: origin.host,
+                        port: Some(origin.port),
+                    }],
+                    Scheme::Https => Vec::new(),
+                };
+                Ok(Self {
+                    url,
+                    plain_http,
+                    auth: None,
+                })
+            }
+            None => Ok(Self {
+                url: public.to_owned(),
+                plain_http: Vec::new(),
+                auth: Some(GoogleAuth::from_lookup(env, opts).map_err(|e| e.to_string())?),
+            }),
+        }
+    }
+}
+
 impl GoogleAuth {
     /// Credentials from the process environment.
     pub fn from_env(opts: Options) -> Result<Self, GoogleAuthError> {

@@ -31,7 +31,7 @@ use zeroize::Zeroizing;
 use super::{Backend, Batch, Context, Registration, StorageError};
 use crate::cloud::google::{self, GoogleAuth, form_encode};
 use crate::kube::RunKind;
-use crate::net::{self, Credential, HostPort, Origin, Policy, Request, Scheme, Transport};
+use crate::net::{self, Credential, Origin, Policy, Request, Transport};
 use crate::signing::Certificate;
 
 pub const BUCKET_KEY: &str = "storage.gcs.bucket";
@@ -101,38 +101,20 @@ impl GcsBackend {
             target: target.clone(),
             message,
         };
-        let (endpoint, plain_http, auth) = match env(EMULATOR_ENV).filter(|v| !v.trim().is_empty())
-        {
-            Some(host) => {
-                let host = host.trim().trim_end_matches('/');
-                let endpoint = if host.contains("://") {
-                    host.to_owned()
-                } else {
-                    format!("http://{host}")
-                };
-                let origin = Origin::of_url(&endpoint)
-                    .map_err(|e| fail(format!("{EMULATOR_ENV}={host:?}: {e}")))?;
-                let plain = match origin.scheme {
-                    Scheme::Http => vec![HostPort {
-                        host: origin.host,
-                        port: Some(origin.port),
-                    }],
-                    Scheme::Https => Vec::new(),
-                };
-                (endpoint, plain, None)
-            }
-            None => {
-                let auth = GoogleAuth::from_lookup(
-                    env,
-                    google::Options {
-                        deadline: ctx.deadline,
-                        extra_ca: ctx.extra_cas(),
-                    },
-                )
-                .map_err(|e| fail(e.to_string()))?;
-                (PUBLIC_ENDPOINT.to_owned(), Vec::new(), Some(auth))
-            }
-        };
+        let google::ServiceEndpoint {
+            url: endpoint,
+            plain_http,
+            auth,
+        } = google::ServiceEndpoint::resolve(
+            &env,
+            EMULATOR_ENV,
+            PUBLIC_ENDPOINT,
+            google::Options {
+                deadline: ctx.deadline,
+                extra_ca: ctx.extra_cas(),
+            },
+        )
+        .map_err(fail)?;
         let net = ctx.transport(plain_http);
         Ok(Self {
             bucket,

@@ -469,7 +469,19 @@ fn unknown_keys_unreachable_endpoints_and_missing_credentials_fail_in_one_line()
     let out = attest(&pod, "awskms:///my-key", &refs(&static_env(&ls)))
         .storage_file()
         .run();
-    failed(&out, &pod, "awskms:///my-key", "not a key id, ARN or alias");
+    // A malformed reference is bad usage, refused before the run (exit 2).
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let line = err.trim().lines().last().unwrap_or_default();
+    assert!(
+        line.contains("awskms:///my-key") && line.contains("not a key id, ARN or alias"),
+        "{err}"
+    );
+    assert!(
+        pod.written().is_empty(),
+        "nothing stored: {:?}",
+        pod.written()
+    );
 }
 
 #[test]

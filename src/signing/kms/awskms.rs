@@ -32,6 +32,7 @@ pub const PROVIDER: Provider = Provider {
     scheme: "awskms",
     shape: "awskms:///KEY-ID, awskms:///alias/NAME or awskms:///arn:aws:kms:REGION:ACCOUNT:key/KEY-ID \
             (awskms://HOST[:PORT]/… for another endpoint)",
+    check: |key| parse(key).map(|_| ()),
     open,
 };
 

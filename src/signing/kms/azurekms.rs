@@ -30,6 +30,7 @@ use crate::signing::{Signer, SigningError};
 pub const PROVIDER: Provider = Provider {
     scheme: "azurekms",
     shape: "azurekms://VAULT.vault.azure.net/KEY[/VERSION]",
+    check: |key| parse_key(key).map(|_| ()),
     open,
 };
 

@@ -33,6 +33,7 @@ use crate::signing::{Signer, SigningError};
 pub const PROVIDER: Provider = Provider {
     scheme: "gcpkms",
     shape: "gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K[/cryptoKeyVersions/N]",
+    check: |key| parse_key(key).map(|_| ()),
     open,
 };
 

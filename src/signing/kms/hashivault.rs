@@ -32,6 +32,7 @@ use crate::signing::{Signer, SigningError};
 pub const PROVIDER: Provider = Provider {
     scheme: "hashivault",
     shape: "hashivault://KEY",
+    check: check_key_name,
     open,
 };
 
@@ -39,6 +40,7 @@ pub const PROVIDER: Provider = Provider {
 pub const OPENBAO: Provider = Provider {
     scheme: "openbao",
     shape: "openbao://KEY",
+    check: check_key_name,
     open,
 };
 

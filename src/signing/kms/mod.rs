@@ -25,6 +25,9 @@ pub struct Provider {
     pub scheme: &'static str,
     /// What a reference looks like, for errors: `hashivault://KEY`.
     pub shape: &'static str,
+    /// Checks the part after `scheme://` before the run (no network): a malformed reference is
+    /// a usage error, exit 2.
+    pub check: fn(&str) -> Result<(), String>,
     pub open: fn(&KmsContext<'_>) -> Result<Arc<dyn Signer>, SigningError>,
 }
 
@@ -175,6 +178,8 @@ fn parse_reference(reference: &str) -> Result<(&'static Provider, &str), String>
             provider.shape
         ));
     }
+    // The provider's own errors say what was expected.
+    (provider.check)(key)?;
     Ok((provider, key))
 }
 
@@ -193,5 +198,34 @@ mod tests {
         assert!(e.contains("unknown KMS scheme \"vault\""), "{e}");
         let e = check_reference("my-key").unwrap_err();
         assert!(e.contains("not a KMS reference"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod provider_checks {
+    use super::check_reference;
+
+    #[test]
+    fn malformed_references_are_refused_before_the_run() {
+        for bad in [
+            "gcpkms://projects/x",
+            "azurekms://vault.example/",
+            "awskms:///not an id",
+            "hashivault://a/b",
+        ] {
+            let e = match check_reference(bad) {
+                Ok(()) => panic!("{bad} passed"),
+                Err(e) => e,
+            };
+            assert!(e.contains(bad) && e.contains("expected"), "{e}");
+        }
+        for good in [
+            "gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1",
+            "azurekms://vault.vault.azure.net/key",
+            "awskms:///alias/release",
+            "hashivault://release",
+        ] {
+            check_reference(good).unwrap();
+        }
     }
 }

@@ -36,7 +36,7 @@ use zeroize::Zeroizing;
 use super::url::FirestoreUrl;
 use super::{Field, SignedDocument};
 use crate::cloud::google::{self, GoogleAuth};
-use crate::net::{self, Credential, HostPort, Origin, Request, Scheme, Transport};
+use crate::net::{self, Credential, Origin, Request, Transport};
 use crate::storage::{Backend, Batch, Context, StorageError};
 
 /// Google's clients read this to talk to an emulator.
@@ -77,37 +77,20 @@ impl FirestoreBackend {
             backend: "docdb",
             message: format!("firestore collection {}: {message}", coll.collection_path()),
         };
-        let (endpoint, plain_http, auth) = match env(EMULATOR_ENV) {
-            Some(host) => {
-                let host = host.trim().trim_end_matches('/');
-                let endpoint = if host.contains("://") {
-                    host.to_owned()
-                } else {
-                    format!("http://{host}")
-                };
-                let origin = Origin::of_url(&endpoint)
-                    .map_err(|e| unavailable(format!("{EMULATOR_ENV}={host:?}: {e}")))?;
-                let plain = match origin.scheme {
-                    Scheme::Http => vec![HostPort {
-                        host: origin.host,
-                        port: Some(origin.port),
-                    }],
-                    Scheme::Https => Vec::new(),
-                };
-                (endpoint, plain, None)
-            }
-            None => {
-                let auth = GoogleAuth::from_lookup(
-                    env,
-                    google::Options {
-                        deadline: ctx.deadline,
-                        extra_ca: ctx.extra_cas(),
-                    },
-                )
-                .map_err(|e| unavailable(e.to_string()))?;
-                (PUBLIC_ENDPOINT.to_owned(), Vec::new(), Some(auth))
-            }
-        };
+        let google::ServiceEndpoint {
+            url: endpoint,
+            plain_http,
+            auth,
+        } = google::ServiceEndpoint::resolve(
+            env,
+            EMULATOR_ENV,
+            PUBLIC_ENDPOINT,
+            google::Options {
+                deadline: ctx.deadline,
+                extra_ca: ctx.extra_cas(),
+            },
+        )
+        .map_err(unavailable)?;
         let origin = Origin::of_url(&endpoint).map_err(unavailable)?;
         Ok(Self {
             coll,
