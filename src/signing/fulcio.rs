@@ -415,20 +415,7 @@ fn request_certificate(
             rest.split('/').next().unwrap_or_default(),
         )?);
     }
-    let transport = crate::net::Transport::new(crate::net::Options {
-        deadline: ctx.deadline,
-        plain_http,
-        trust: crate::net::tls::Trust::system_and(
-            ctx.registry_ca
-                .iter()
-                .map(|path| crate::net::tls::ExtraCa::File {
-                    flag: "--registry-ca".into(),
-                    path: path.clone(),
-                })
-                .collect(),
-            "--registry-ca",
-        ),
-    });
+    let transport = super::remote_transport(ctx.deadline, ctx.registry_ca, plain_http);
     let url = format!("{address}/api/v2/signingCert");
     let credential = crate::net::Credential::new(
         crate::net::origin::Origin::of_url(&url)?,

@@ -159,6 +159,30 @@ pub struct OpenContext<'a> {
     pub trusted_root: Option<&'a Path>,
 }
 
+/// A transport for a remote signer's service (a KMS, Fulcio): the run's deadline, the system's
+/// roots plus `--registry-ca`, plain HTTP only to `plain_http` (an `http://` address the user
+/// wrote).
+pub fn remote_transport(
+    deadline: std::time::Instant,
+    registry_ca: &[PathBuf],
+    plain_http: Vec<crate::net::HostPort>,
+) -> crate::net::Transport {
+    crate::net::Transport::new(crate::net::Options {
+        deadline,
+        plain_http,
+        trust: crate::net::tls::Trust::system_and(
+            registry_ca
+                .iter()
+                .map(|path| crate::net::tls::ExtraCa::File {
+                    flag: "--registry-ca".into(),
+                    path: path.clone(),
+                })
+                .collect(),
+            "--registry-ca",
+        ),
+    })
+}
+
 /// A signer by the name users write in `artifacts.*.signer`.
 pub struct Registration {
     pub name: SignerName,

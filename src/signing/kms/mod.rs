@@ -62,20 +62,7 @@ impl KmsContext<'_> {
     /// A transport to the service: the run's deadline, the system's roots plus `--registry-ca`,
     /// plain HTTP only to `plain_http` (an `http://` address the user wrote).
     pub fn transport(&self, plain_http: Vec<crate::net::HostPort>) -> crate::net::Transport {
-        crate::net::Transport::new(crate::net::Options {
-            deadline: self.deadline,
-            plain_http,
-            trust: crate::net::tls::Trust::system_and(
-                self.registry_ca
-                    .iter()
-                    .map(|path| crate::net::tls::ExtraCa::File {
-                        flag: "--registry-ca".into(),
-                        path: path.clone(),
-                    })
-                    .collect(),
-                "--registry-ca",
-            ),
-        })
+        super::remote_transport(self.deadline, self.registry_ca, plain_http)
     }
 
     /// A failure to open this key, naming the reference.
