@@ -574,7 +574,8 @@ impl JsonAnswer {
         Self {
             status,
             body: parsed,
-            error_type: Some(error_type),
+            // From the answer's bytes: one line, like the message.
+            error_type: Some(one_line(&error_type)),
             message: one_line(&message),
         }
     }

@@ -138,8 +138,8 @@ pub fn algorithm(key_spec: &str, listed: &[&str]) -> Result<Algorithm, String> {
     };
     if !listed.is_empty() && !listed.contains(&name) {
         return Err(format!(
-            "the {key_spec} key does not sign with {name} (it lists {})",
-            listed.join(", ")
+            "the {key_spec} key does not sign with {name} (it lists {:?})",
+            listed
         ));
     }
     Ok(Algorithm { name, hash })
@@ -160,7 +160,7 @@ pub fn read_public_key(body: &serde_json::Value) -> Result<KeyInfo, String> {
     let usage = body["KeyUsage"].as_str().unwrap_or("SIGN_VERIFY");
     if usage != "SIGN_VERIFY" {
         return Err(format!(
-            "the key's usage is {usage}, not SIGN_VERIFY: it cannot sign"
+            "the key's usage is {usage:?}, not SIGN_VERIFY: it cannot sign"
         ));
     }
     let spec = body["KeySpec"]
@@ -184,7 +184,7 @@ pub fn read_public_key(body: &serde_json::Value) -> Result<KeyInfo, String> {
     };
     if !matches {
         return Err(format!(
-            "the key spec is {spec} but the public key is {}",
+            "the key spec is {spec:?} but the public key is {}",
             public.kind.name()
         ));
     }

@@ -58,6 +58,10 @@ const AWS_LATER: &[&str] = &[
 const KEY_FIELDS: &[&str] = &["Name", "Signed", "Signature", "Cert", "Chain"];
 
 pub fn parse(raw: &str) -> Result<DocstoreUrl, String> {
+    // Go's url.Parse refuses these too ("invalid control character in URL").
+    if raw.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return Err("has a control character, which no URL may hold".into());
+    }
     let Some((scheme, rest)) = raw.split_once("://") else {
         return Err("is not a docstore URL (dynamodb://, firestore:// or mongo://)".into());
     };
@@ -199,13 +203,14 @@ fn parse_firestore(rest: &str) -> Result<FirestoreUrl, String> {
             s => segments.push(s),
         }
     }
+    // A decoded `%0A` is a character of the name: shown escaped, so an error stays one line.
     let shown = || {
         let joined = segments.join("/");
         let mut s: String = joined.chars().take(120).collect();
         if s.len() < joined.len() {
             s.push('…');
         }
-        s
+        s.escape_debug().to_string()
     };
     let (project, database, collection) = match segments.as_slice() {
         [
@@ -218,7 +223,7 @@ fn parse_firestore(rest: &str) -> Result<FirestoreUrl, String> {
         ] if !collection.is_empty() => (*project, *database, collection),
         _ => {
             return Err(format!(
-                "firestore://: {:?} is not a collection's resource name (projects/P/databases/D/documents/COLLECTION)",
+                "firestore://: \"{}\" is not a collection's resource name (projects/P/databases/D/documents/COLLECTION)",
                 shown()
             ));
         }
