@@ -58,6 +58,7 @@ pub mod subjects;
 mod test_support;
 pub mod time;
 pub mod transparency;
+pub mod verify;
 
 /// An error on its way to the exit code: 1 for a failed run, 2 for bad usage or configuration.
 #[derive(Debug)]
