@@ -81,6 +81,9 @@ pub enum CertKey {
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
     Rsa(Box<rsa::PublicKey>),
+    /// Ed25519 signs the message itself: [`CertKey::verify`] ignores the hash for it, and
+    /// [`CertKey::verify_digest`] refuses it.
+    Ed25519(ed25519_dalek::VerifyingKey),
 }
 
 impl CertKey {
@@ -93,12 +96,12 @@ impl CertKey {
             .map_err(|e| ChainError::Chain(format!("{whose} public key: {e}")))?;
         Self::from_spki_der(&spki).ok_or_else(|| {
             ChainError::Unsupported(format!(
-                "{whose} public key (not ECDSA P-256, P-384 or RSA)"
+                "{whose} public key (not ECDSA P-256, P-384, RSA or Ed25519)"
             ))
         })
     }
 
-    /// A DER SubjectPublicKeyInfo of ECDSA P-256, P-384 or RSA.
+    /// A DER SubjectPublicKeyInfo of ECDSA P-256, P-384, RSA or Ed25519.
     pub fn from_spki_der(spki: &[u8]) -> Option<Self> {
         use p256::pkcs8::DecodePublicKey as _;
         if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_der(spki) {
@@ -110,26 +113,56 @@ impl CertKey {
         if let Ok(k) = rsa::PublicKey::from_public_key_der(spki) {
             return Some(Self::Rsa(Box::new(k)));
         }
+        if let Ok(k) = ed25519_dalek::VerifyingKey::from_public_key_der(spki) {
+            return Some(Self::Ed25519(k));
+        }
         None
     }
 
-    /// Verifies `sig` (ECDSA ASN.1 DER, or RSA PKCS#1 v1.5) over `hash` of `message`.
+    /// What kind of key this is, for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::P256(_) => "ECDSA P-256",
+            Self::P384(_) => "ECDSA P-384",
+            Self::Rsa(_) => "RSA",
+            Self::Ed25519(_) => "Ed25519",
+        }
+    }
+
+    /// Verifies `sig` (ECDSA ASN.1 DER, RSA PKCS#1 v1.5, Ed25519) over `hash` of `message`
+    /// (Ed25519: over `message` itself).
     pub fn verify(&self, hash: Hash, message: &[u8], sig: &[u8]) -> Result<(), BadSignature> {
+        if let Self::Ed25519(k) = self {
+            return ed25519_dalek::Signature::from_slice(sig)
+                .ok()
+                .filter(|s| ed25519_dalek::Verifier::verify(k, message, s).is_ok())
+                .map(|_| ())
+                .ok_or(BadSignature);
+        }
+        self.verify_digest(hash, &hash.digest(message), sig)
+    }
+
+    /// Verifies `sig` over a message whose `hash` is `digest` (a prehash). Ed25519 signs the
+    /// message, not a digest: always [`BadSignature`].
+    pub fn verify_digest(&self, hash: Hash, digest: &[u8], sig: &[u8]) -> Result<(), BadSignature> {
         use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
-        let digest = hash.digest(message);
+        if digest.len() != hash.digest(b"").len() {
+            return Err(BadSignature);
+        }
         let ok = match self {
             Self::P256(k) => p256::ecdsa::Signature::from_der(sig)
-                .is_ok_and(|s| k.verify_prehash(&digest, &s).is_ok()),
+                .is_ok_and(|s| k.verify_prehash(digest, &s).is_ok()),
             Self::P384(k) => p384::ecdsa::Signature::from_der(sig)
-                .is_ok_and(|s| k.verify_prehash(&digest, &s).is_ok()),
+                .is_ok_and(|s| k.verify_prehash(digest, &s).is_ok()),
             Self::Rsa(k) => {
                 let scheme = match hash {
                     Hash::Sha256 => rsa::Pkcs1v15Sign::new::<Sha256>(),
                     Hash::Sha384 => rsa::Pkcs1v15Sign::new::<Sha384>(),
                     Hash::Sha512 => rsa::Pkcs1v15Sign::new::<Sha512>(),
                 };
-                k.verify(scheme, &digest, sig).is_ok()
+                k.verify(scheme, digest, sig).is_ok()
             }
+            Self::Ed25519(_) => false,
         };
         if ok { Ok(()) } else { Err(BadSignature) }
     }

@@ -45,11 +45,11 @@ pub const TOKEN_ENV: &str = "SIGSTORE_ID_TOKEN";
 /// The audience Fulcio requires (Chains' and cosign's OIDC client id).
 pub const AUDIENCE: &str = "sigstore";
 
-const CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
+pub const CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
 const SCT_LIST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.2");
-const SAN: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
-const ISSUER_V2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.8");
-const ISSUER_V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.1");
+pub const SAN: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
+pub const ISSUER_V2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.8");
+pub const ISSUER_V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.1");
 /// Seconds a token's `exp` may lie in the past (clock skew), as OIDC libraries allow.
 const LEEWAY: u64 = 60;
 
@@ -706,7 +706,7 @@ impl<'a> Tls<'a> {
 
 /// Checks that an SCT in `leaf` verifies with a CT log of the trusted root, over the
 /// precertificate: the leaf's TBSCertificate without the SCT list, issued by `issuer_der`.
-fn verify_sct(
+pub fn verify_sct(
     leaf_der: &[u8],
     leaf: &x509_cert::Certificate,
     issuer_der: &[u8],
