@@ -81,6 +81,7 @@ pub enum Requirement {
 }
 
 /// What the verifier trusts.
+#[derive(Debug)]
 pub struct Trust {
     /// A public key (`--key`): signatures must verify with it.
     pub key: Option<PublicKey>,
@@ -97,6 +98,17 @@ pub struct PublicKey {
     pub key: CertKey,
     /// DER SubjectPublicKeyInfo, for hints and the keyid.
     pub spki: Vec<u8>,
+}
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "PublicKey({}, {} bytes of DER)",
+            self.key.kind(),
+            self.spki.len()
+        )
+    }
 }
 
 impl PublicKey {

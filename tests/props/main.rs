@@ -12,6 +12,7 @@ mod aws;
 mod cli;
 mod config;
 mod docdb;
+mod evidence;
 mod fulcio;
 mod google;
 mod grafeas;
