@@ -117,7 +117,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// Splits `NAME=VALUE`.
 pub fn parse_param(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
-        Some((name, value)) if !name.trim().is_empty() => {
+        Some((name, value)) if !name.trim().is_empty() && !name.chars().any(char::is_control) => {
             Ok((name.trim().to_owned(), value.to_owned()))
         }
         _ => Err(format!("param {s:?} is not NAME=VALUE")),
@@ -178,6 +178,9 @@ impl Policy {
                         .as_object()
                         .ok_or_else(|| field("not a mapping of NAME: VALUE"))?;
                     for (n, v) in m {
+                        if n.trim().is_empty() || n.chars().any(char::is_control) {
+                            return Err(field(&format!("{n:?} is not a parameter name")));
+                        }
                         let v = scalar_text(v)
                             .ok_or_else(|| field(&format!("{n}: not a plain value")))?;
                         p.params.push((n.clone(), v));

@@ -70,7 +70,7 @@ pub fn parse(payload_type: &str, payload: &[u8]) -> Result<Statement, String> {
             for (alg, hex) in d {
                 let hex = hex
                     .as_str()
-                    .ok_or_else(|| format!("subject[{i}].digest.{alg} is not a string"))?;
+                    .ok_or_else(|| format!("subject[{i}].digest.{alg:?} is not a string"))?;
                 digest.insert(alg.to_ascii_lowercase(), hex.to_owned());
             }
         }
