@@ -300,7 +300,7 @@ Examples:
   # built from the expected repository, and a signed image too:
   chainlet verify --key cosign.pub --predicate-type slsaprovenance1 \\
       --builder-id https://tekton.dev/chains/v2 --max-age 24h \\
-      --param CHAINS-GIT_URL=https://github.com/example/app \\
+      --param url=https://github.com/example/app \\
       --allow-material git+https://github.com/example/ --allow-material oci:// \\
       --require-signature $(params.IMAGE)
 

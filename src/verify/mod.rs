@@ -85,7 +85,7 @@ pub fn run(args: &VerifyArgs) -> Result<(), Failure> {
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    if args.bundle.len() % 2 != 0 {
+    if !args.bundle.len().is_multiple_of(2) {
         return Err(Failure::usage(
             "verify: --bundle takes two values: the bundle FILE and the ARTIFACT it is for",
         ));

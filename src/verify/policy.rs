@@ -371,7 +371,7 @@ fn quoted(items: &[String]) -> String {
 pub fn show_duration(d: Duration) -> String {
     let s = d.as_secs();
     for (unit, n) in [("w", 7 * 86_400), ("d", 86_400), ("h", 3600), ("m", 60)] {
-        if s % n == 0 {
+        if s.is_multiple_of(n) {
             return format!("{}{unit}", s / n);
         }
     }

@@ -226,11 +226,12 @@ proptest! {
         notes in annotations(),
         media in prop_oneof![Just(DSSE_ENVELOPE.to_owned()), Just(SIMPLESIGNING.to_owned()), any_string()],
     ) {
-        let mut all: Vec<Found> = Vec::new();
-        all.push(registry::layer_found(&media, envelope.clone(), &notes, "r/a:t layer 1"));
-        all.push(registry::layer_found(SIMPLESIGNING, payload, &notes, "r/a:t.sig layer 1"));
-        all.push(found::envelope(&envelope, "e", &found::Beside::default()));
-        all.push(found::bundle(&envelope, "b"));
+        let all: Vec<Found> = vec![
+            registry::layer_found(&media, envelope.clone(), &notes, "r/a:t layer 1"),
+            registry::layer_found(SIMPLESIGNING, payload, &notes, "r/a:t.sig layer 1"),
+            found::envelope(&envelope, "e", &found::Beside::default()),
+            found::bundle(&envelope, "b"),
+        ];
         let _ = found::annotations(&notes);
         for v in notes.values() {
             let _ = found::pem_certificates(v);
