@@ -49,6 +49,10 @@ pub enum Command {
                             cosign.key of a signing-secrets Secret."
     )]
     GenerateKeyPair(KeyPairArgs),
+    /// Verify what was stored for images (or local files): signatures, attestations, and a
+    /// policy over the attested provenance. Exit 0 only when everything verified.
+    #[command(after_help = VERIFY_EXAMPLES, args_override_self = true)]
+    Verify(Box<VerifyArgs>),
     /// Print the version.
     Version,
 }
@@ -284,4 +288,216 @@ pub struct KeyPairArgs {
     /// Write PREFIX.key and PREFIX.pub.
     #[arg(long, default_value = "cosign", env = "CHAINLET_OUTPUT_KEY_PREFIX")]
     pub output_key_prefix: PathBuf,
+}
+
+const VERIFY_EXAMPLES: &str = "\
+Examples:
+  # The attestation chainlet attest stored next to an image, checked with the public key of
+  # the signing-secrets Secret (cosign.pub); the digest is required:
+  chainlet verify --key cosign.pub registry.example.com/team/app@sha256:<hex>
+
+  # Gate the next task: SLSA v1 provenance from Tekton Chains' builder, at most a day old,
+  # built from the expected repository, and a signed image too:
+  chainlet verify --key cosign.pub --predicate-type slsaprovenance1 \\
+      --builder-id https://tekton.dev/chains/v2 --max-age 24h \\
+      --param url=https://github.com/example/app \\
+      --allow-material git+https://github.com/example/ --allow-material oci:// \\
+      --require-signature $(params.IMAGE)
+
+  # The same checks from a policy file (YAML or JSON, see README), and a JSON report:
+  chainlet verify --key cosign.pub --policy policy.yaml --output json IMAGE@sha256:<hex>
+
+  # Keyless (Fulcio certificates), against a Sigstore trusted root:
+  chainlet verify --certificate-identity https://github.com/org/repo/.github/workflows/b.yml@refs/heads/main \\
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com \\
+      --trusted-root trusted_root.json IMAGE@sha256:<hex>
+
+  # Local files: a Sigstore bundle and the file it is for, or chainlet attest's --output-dir:
+  chainlet verify --key cosign.pub --bundle out/taskrun-<uid>/bundle.sigstore.json app.tar
+  chainlet verify --key cosign.pub --dir out IMAGE@sha256:<hex>
+
+An image verifies when at least one attestation (of --predicate-type, when given) has a
+trusted signature, names the image's digest as a subject and passes every check; with
+--require-signature an image signature must verify too. Exit codes: 0 verified; 1 not
+verified (one line per reason on stderr); 2 bad usage (no --key and no identity, an identity
+without --trusted-root, a bad policy file or duration). An empty CHAINLET_* variable counts as
+unset; list variables take one value per line.";
+
+/// How `chainlet verify` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerifyOutput {
+    /// One line per image on stdout, reasons on stderr.
+    Human,
+    /// One JSON document on stdout.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Images to verify, by digest: REGISTRY/REPOSITORY@sha256:<hex> (a tag may stand before
+    /// the digest; it is ignored). In the environment, one per line.
+    #[arg(
+        value_name = "IMAGE@sha256:HEX",
+        env = "CHAINLET_VERIFY_IMAGES",
+        value_delimiter = '\n'
+    )]
+    pub images: Vec<String>,
+    /// A PEM public key (cosign.pub, or the public half of x509.pem): signatures must verify
+    /// with it.
+    #[arg(long, value_name = "FILE", env = "CHAINLET_VERIFY_KEY")]
+    pub key: Option<PathBuf>,
+    /// Keyless: the signing certificate's identity (its subject alternative name), exactly.
+    #[arg(
+        long,
+        value_name = "IDENTITY",
+        env = "CHAINLET_VERIFY_CERTIFICATE_IDENTITY",
+        conflicts_with = "certificate_identity_regexp"
+    )]
+    pub certificate_identity: Option<String>,
+    /// Keyless: a regular expression the certificate's identity must match.
+    #[arg(
+        long,
+        value_name = "REGEXP",
+        env = "CHAINLET_VERIFY_CERTIFICATE_IDENTITY_REGEXP"
+    )]
+    pub certificate_identity_regexp: Option<String>,
+    /// Keyless: the certificate's OIDC issuer, exactly.
+    #[arg(
+        long,
+        value_name = "ISSUER",
+        env = "CHAINLET_VERIFY_CERTIFICATE_OIDC_ISSUER",
+        conflicts_with = "certificate_oidc_issuer_regexp"
+    )]
+    pub certificate_oidc_issuer: Option<String>,
+    /// Keyless: a regular expression the certificate's OIDC issuer must match.
+    #[arg(
+        long,
+        value_name = "REGEXP",
+        env = "CHAINLET_VERIFY_CERTIFICATE_OIDC_ISSUER_REGEXP"
+    )]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// A Sigstore trusted root (JSON, as cosign's --trusted-root): Fulcio CAs, logs and
+    /// timestamp authorities. Required with a certificate identity.
+    #[arg(long, value_name = "FILE", env = "CHAINLET_TRUSTED_ROOT")]
+    pub trusted_root: Option<PathBuf>,
+    /// Do not look at transparency log entries (as cosign's flag).
+    #[arg(
+        long,
+        env = "CHAINLET_VERIFY_INSECURE_IGNORE_TLOG",
+        conflicts_with = "require_tlog"
+    )]
+    pub insecure_ignore_tlog: bool,
+    /// A verified transparency log entry must be there. Without this or
+    /// --insecure-ignore-tlog, an entry is checked when one is stored.
+    #[arg(long, env = "CHAINLET_VERIFY_REQUIRE_TLOG")]
+    pub require_tlog: bool,
+    /// A verified RFC 3161 timestamp must be there.
+    #[arg(long, env = "CHAINLET_VERIFY_REQUIRE_TIMESTAMP")]
+    pub require_timestamp: bool,
+    /// Only attestations of this predicate type count: a URI, or cosign's short names
+    /// slsaprovenance (= slsaprovenance02, SLSA v0.2) and slsaprovenance1 (SLSA v1).
+    #[arg(
+        long = "predicate-type",
+        alias = "type",
+        value_name = "URI",
+        env = "CHAINLET_VERIFY_PREDICATE_TYPE"
+    )]
+    pub predicate_type: Option<String>,
+    /// An allowed builder id (SLSA builder.id / runDetails.builder.id). Repeatable; in the
+    /// environment, one per line.
+    #[arg(
+        long = "builder-id",
+        value_name = "ID",
+        env = "CHAINLET_VERIFY_BUILDER_IDS",
+        value_delimiter = '\n'
+    )]
+    pub builder_ids: Vec<String>,
+    /// An allowed buildType. Repeatable; in the environment, one per line.
+    #[arg(
+        long = "build-type",
+        value_name = "URI",
+        env = "CHAINLET_VERIFY_BUILD_TYPES",
+        value_delimiter = '\n'
+    )]
+    pub build_types: Vec<String>,
+    /// The attestation may be at most this old (30m, 24h, 7d, 1h30m): its log entry's or
+    /// timestamp's time when one was checked, else the provenance's finish time.
+    #[arg(long, value_name = "DURATION", env = "CHAINLET_VERIFY_MAX_AGE")]
+    pub max_age: Option<String>,
+    /// A build parameter that must have exactly this value (SLSA v0.2
+    /// invocation.parameters; v1 externalParameters, Chains' runSpec.params, or
+    /// internalParameters). Repeatable; in the environment, one per line.
+    #[arg(
+        long = "param",
+        value_name = "NAME=VALUE",
+        env = "CHAINLET_VERIFY_PARAMS",
+        value_delimiter = '\n'
+    )]
+    pub params: Vec<String>,
+    /// Every material (v1: resolved dependency) uri must start with one of these prefixes.
+    /// Repeatable; in the environment, one per line.
+    #[arg(
+        long = "allow-material",
+        value_name = "PREFIX",
+        env = "CHAINLET_VERIFY_ALLOW_MATERIALS",
+        value_delimiter = '\n'
+    )]
+    pub allow_materials: Vec<String>,
+    /// Some material uri must start with this prefix. Repeatable (each must be met); in the
+    /// environment, one per line.
+    #[arg(
+        long = "require-material",
+        value_name = "PREFIX",
+        env = "CHAINLET_VERIFY_REQUIRE_MATERIALS",
+        value_delimiter = '\n'
+    )]
+    pub require_materials: Vec<String>,
+    /// A policy file (YAML or JSON) with the same checks; it and the flags must both pass.
+    #[arg(long, value_name = "FILE", env = "CHAINLET_VERIFY_POLICY")]
+    pub policy: Option<PathBuf>,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = VerifyOutput::Human, env = "CHAINLET_VERIFY_OUTPUT")]
+    pub output: VerifyOutput,
+    /// Also require a verified image signature (the .sig tag, or a signature bundle), not only
+    /// an attestation.
+    #[arg(long, env = "CHAINLET_VERIFY_REQUIRE_SIGNATURE")]
+    pub require_signature: bool,
+    /// Local: a Sigstore bundle and the artifact it is for (a file, or IMAGE@sha256:<hex>).
+    /// Repeatable; in the environment, FILE and ARTIFACT on two lines.
+    #[arg(
+        long,
+        num_args = 2,
+        value_names = ["FILE", "ARTIFACT"],
+        env = "CHAINLET_VERIFY_BUNDLE",
+        value_delimiter = '\n'
+    )]
+    pub bundle: Vec<String>,
+    /// Local: chainlet attest's --output-dir. The images given are looked up there instead of
+    /// in their registry; without images, every attestation in it is verified.
+    #[arg(long, value_name = "DIR", env = "CHAINLET_VERIFY_DIR")]
+    pub dir: Option<PathBuf>,
+    /// Reach this registry (host or host:port) over plain HTTP. Repeatable; in the environment,
+    /// one per line.
+    #[arg(
+        long = "insecure-registry",
+        value_name = "HOST[:PORT]",
+        env = "CHAINLET_INSECURE_REGISTRIES",
+        value_delimiter = '\n'
+    )]
+    pub insecure_registries: Vec<String>,
+    /// Extra CA certificates (PEM) trusted for registries, besides the system's.
+    #[arg(long, value_name = "FILE", env = "CHAINLET_REGISTRY_CA")]
+    pub registry_ca: Option<PathBuf>,
+    /// Registry credentials: a directory with config.json or .dockerconfigjson. Default:
+    /// $DOCKER_CONFIG, then ~/.docker.
+    #[arg(long, value_name = "DIR", env = "CHAINLET_DOCKER_CONFIG")]
+    pub docker_config: Option<PathBuf>,
+    /// Seconds all registry work may take, retries included.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 120,
+        env = "CHAINLET_REGISTRY_TIMEOUT"
+    )]
+    pub registry_timeout: u64,
 }

@@ -39,6 +39,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Attest(args) => attest::run(&args),
         Command::GenerateKeyPair(args) => keygen::run(&args),
+        Command::Verify(args) => chainlet::verify::run(&args),
         Command::Version => chainlet::print(&format!("chainlet {}\n", env!("CARGO_PKG_VERSION"))),
     };
     match outcome {

@@ -198,6 +198,22 @@ impl Client {
         }))
     }
 
+    /// The blob `digest` (redirects to blob storage followed, without credentials), or `None`
+    /// when the repository has none. The bytes are as served: the caller checks them against
+    /// the digest.
+    pub fn get_blob(&self, repo: &Repo, digest: &str) -> Result<Option<Vec<u8>>, RegistryError> {
+        let call = Call {
+            method: "GET",
+            url: self.url(repo, &format!("blobs/{digest}")),
+            headers: vec![],
+            body: None,
+            op: format!("GET blob {digest}"),
+            retry: true,
+        };
+        let a = self.send(repo, call, &[200, 404])?;
+        Ok((a.status == 200).then_some(a.body))
+    }
+
     /// Uploads a blob unless the repository has it already: HEAD, then POST and one PUT with
     /// the whole blob (blobs here are small).
     pub fn push_blob(&self, repo: &Repo, bytes: &[u8]) -> Result<String, RegistryError> {

@@ -28,4 +28,5 @@ mod stepaction_env;
 mod taskrun_api;
 mod tekton_yaml;
 mod tsa;
+mod verify;
 mod verify_keyless;

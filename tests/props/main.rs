@@ -29,6 +29,7 @@ mod rekor_v2;
 mod results;
 mod support;
 mod transparency;
+mod verify;
 
 use chainlet::collect::{PipelineRecord, RunRecord};
 use chainlet::formats::{self, Format};

@@ -41,6 +41,12 @@ fn registry_binary() -> PathBuf {
 }
 
 impl Registry {
+    /// Where the registry keeps its blobs and manifests (filesystem storage): for tests that
+    /// change what it serves behind its back.
+    pub fn storage_dir(&self) -> PathBuf {
+        self._dir.path().join("data")
+    }
+
     /// A plain-HTTP registry.
     pub fn plain() -> Self {
         Self::start("")
