@@ -28,3 +28,4 @@ mod stepaction_env;
 mod taskrun_api;
 mod tekton_yaml;
 mod tsa;
+mod workspace;

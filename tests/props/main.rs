@@ -28,6 +28,7 @@ mod rekor_v2;
 mod results;
 mod support;
 mod transparency;
+mod workspace;
 
 use chainlet::collect::{PipelineRecord, RunRecord};
 use chainlet::formats::{self, Format};
