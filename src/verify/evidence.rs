@@ -126,7 +126,9 @@ pub fn check(evidence: &Evidence, trust: &Trust, now: SystemTime) -> Result<Chec
     let _ = now;
     let at = &evidence.place;
     if trust.identity.is_some() || evidence.certificate.is_some() && trust.key.is_none() {
-        return Err(format!("{at}: certificate identities are not supported yet"));
+        return Err(format!(
+            "{at}: certificate identities are not supported yet"
+        ));
     }
     if trust.tlog == Requirement::Required || trust.timestamp == Requirement::Required {
         return Err(format!(
