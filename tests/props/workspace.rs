@@ -5,7 +5,8 @@
 use proptest::prelude::*;
 use serde_json::json;
 
-use chainlet::collect::workspace::{digest_file, glob, layout};
+use chainlet::collect::workspace::{Kind, WorkspaceSubject, digest_file, glob, layout};
+use chainlet::collect::{ResultValue, RunContext, RunRecord, TaskResult};
 
 use crate::support::{self, any_bytes, any_string, near_json, near_str};
 
@@ -117,6 +118,44 @@ proptest! {
                 let _ = chainlet::subjects::ImageRef::parse(r);
             }
         }
+    }
+
+    #[test]
+    fn workspace_subjects_with_hints_give_a_payload_in_every_format(
+        subjects in prop::collection::vec(
+            (
+                prop_oneof![Just(Kind::Image), Just(Kind::File)],
+                prop_oneof![3 => near_str(&["reg.io/a", "dist/app.tgz", "pkg:generic/x"]), 1 => any_string()],
+                prop_oneof![Just("sha256"), Just("sha512"), Just("SHA256")],
+                near_str(&["05f95b26ed10668b7183c1e2da98610e91372fa9f510046d4ce5812addad86b4"]),
+            ),
+            0..6,
+        ),
+        hinted in prop::bool::ANY,
+    ) {
+        let mut run = RunRecord {
+            context: RunContext {
+                taskrun_name: "build".into(),
+                taskrun_uid: "0f1e2d3c-aaaa-bbbb-cccc-123456789abc".into(),
+                ..RunContext::default()
+            },
+            results: Vec::new(),
+            step_results: Vec::new(),
+            params: Vec::new(),
+            started_on: None,
+            finished_on: Some(std::time::UNIX_EPOCH),
+            api: None,
+            workspace: subjects
+                .into_iter()
+                .map(|(kind, name, alg, hex)| WorkspaceSubject { kind, name, algorithm: alg.into(), hex })
+                .collect(),
+        };
+        if hinted {
+            for (name, value) in [("IMAGE_URL", "reg.io/a"), ("IMAGE_DIGEST", D)] {
+                run.results.push(TaskResult { name: name.into(), value: ResultValue::String(value.into()) });
+            }
+        }
+        crate::attest_all(&run);
     }
 
     #[test]
