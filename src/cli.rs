@@ -273,6 +273,83 @@ pub struct AttestArgs {
     /// Print the resolved configuration with the source of each value, then exit.
     #[arg(long, env = "CHAINLET_PRINT_CONFIG")]
     pub print_config: bool,
+    /// Workspace subjects: a directory that --oci-layout, --digest-file and --hash may read
+    /// from, e.g. $(workspaces.source.path). Every path they name must lie inside one, with
+    /// symlinks resolved. Default: /workspace. Repeatable; in the environment, one per line.
+    #[arg(
+        long = "workspace",
+        value_name = "DIR",
+        env = "CHAINLET_WORKSPACES",
+        value_delimiter = '\n',
+        help_heading = "Workspace subjects"
+    )]
+    pub workspaces: Vec<PathBuf>,
+    /// An OCI image layout (skopeo copy … oci:DIR, buildah push … oci:DIR): every manifest
+    /// and index in its index.json is a subject and gets a signature and the attestation.
+    /// Named by its org.opencontainers.image.ref.name annotation when that is a full
+    /// reference (host/repo[:tag]), else by REPOSITORY (e.g. registry.example/team/app).
+    /// Repeatable; in the environment, one per line.
+    #[arg(
+        long = "oci-layout",
+        value_name = "DIR[=REPOSITORY]",
+        env = "CHAINLET_OCI_LAYOUTS",
+        value_delimiter = '\n',
+        help_heading = "Workspace subjects"
+    )]
+    pub oci_layouts: Vec<String>,
+    /// A builder's digest file, told apart by content: a bare sha256:<hex> (buildah
+    /// --digestfile, kaniko --digest-file; needs =IMAGE), repo@sha256:<hex> lines (kaniko
+    /// --image-name-with-digest-file, ko --image-refs) or docker buildx --metadata-file JSON.
+    /// Each image is a subject and gets a signature and the attestation. Repeatable; in the
+    /// environment, one per line.
+    #[arg(
+        long = "digest-file",
+        value_name = "PATH[=IMAGE]",
+        env = "CHAINLET_DIGEST_FILES",
+        value_delimiter = '\n',
+        help_heading = "Workspace subjects"
+    )]
+    pub digest_files: Vec<String>,
+    /// Files to hash as subjects: a path or a glob (* and ? within a name, ** for any
+    /// directories; hidden names only when spelled with their dot), e.g.
+    /// 'dist/**/*.tar.gz'. Named by the path relative to the workspace root, or
+    /// PREFIX + that path (PREFIX a URI such as pkg:generic/ or https://host/files/). A
+    /// pattern that matches nothing fails the run. Repeatable; in the environment, one per
+    /// line.
+    #[arg(
+        long = "hash",
+        value_name = "GLOB[=PREFIX]",
+        env = "CHAINLET_HASH",
+        value_delimiter = '\n',
+        help_heading = "Workspace subjects"
+    )]
+    pub hash: Vec<String>,
+    /// The digest algorithm of --hash.
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = HashAlgorithm::Sha256,
+        env = "CHAINLET_HASH_ALGORITHM",
+        help_heading = "Workspace subjects"
+    )]
+    pub hash_algorithm: HashAlgorithm,
+}
+
+/// The digest algorithm of `--hash`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HashAlgorithm {
+    Sha256,
+    Sha512,
+}
+
+impl HashAlgorithm {
+    /// The name in-toto digests use.
+    pub fn name(self) -> &'static str {
+        match self {
+            HashAlgorithm::Sha256 => "sha256",
+            HashAlgorithm::Sha512 => "sha512",
+        }
+    }
 }
 
 /// Whether `attest` reads the TaskRun from the Kubernetes API.

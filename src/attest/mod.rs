@@ -163,7 +163,7 @@ fn taskrun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned>, F
             .map_err(Failure::run)?;
         Some(Unsigned {
             key: format!("taskrun-{}", run.context.taskrun_uid),
-            images: subjects::images_among(&artifacts.subjects),
+            images: subjects::attestation_images(&artifacts),
             predicate_type: format.predicate_type(),
             payload: Payload {
                 bytes: statement,
@@ -232,6 +232,12 @@ fn taskrun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned>, F
 /// The PipelineRun's attestation (`--pipelinerun`, from a `finally` Task).
 fn pipelinerun_work(args: &AttestArgs, config: &Config) -> Result<Option<Planned>, Failure> {
     const TYPE: ArtifactType = ArtifactType::PipelineRun;
+    if collect::workspace::requested(args) {
+        return Err(Failure::usage(
+            "--oci-layout, --digest-file and --hash are not supported yet with --pipelinerun: \
+             use them in the TaskRun that built the artifacts",
+        ));
+    }
     if args.pipelinerun_name.is_empty() {
         return Err(Failure::usage(
             "--pipelinerun needs --pipelinerun-name (or CHAINLET_PIPELINERUN_NAME, from \

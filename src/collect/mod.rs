@@ -10,6 +10,7 @@ pub mod access;
 pub mod api;
 pub mod pipelinerun;
 pub mod taskrun;
+pub mod workspace;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -91,6 +92,9 @@ pub struct RunRecord {
     pub finished_on: Option<SystemTime>,
     /// The TaskRun from the Kubernetes API, when chainlet could read it.
     pub api: Option<api::ApiTaskRun>,
+    /// Images and files found in the workspace itself (`--oci-layout`, `--digest-file`,
+    /// `--hash`), sorted: images, then files, each by name.
+    pub workspace: Vec<workspace::WorkspaceSubject>,
 }
 
 impl RunRecord {
@@ -114,6 +118,7 @@ impl RunRecord {
             started_on: api.start_time,
             finished_on: api.completion_time,
             api: Some(api.clone()),
+            workspace: Vec::new(),
         }
     }
 }

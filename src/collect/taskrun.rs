@@ -48,6 +48,9 @@ pub fn collect(
         super::read_results(&args.results_dir, forbidden, &mut budget).map_err(Failure::run)?;
     let mut step_results =
         super::read_step_results(&args.steps_dir, forbidden, &mut budget).map_err(Failure::run)?;
+    // Workspace subjects, before anything is signed or stored: a path that breaks the
+    // confinement fails the run here.
+    let workspace = super::workspace::collect(args)?;
     // A finished TaskRun's results are in its status; the files in this pod win.
     if let Some(api) = &api {
         for r in &api.results {
@@ -76,6 +79,7 @@ pub fn collect(
         started_on,
         finished_on: Some(finished_on),
         api,
+        workspace,
     })
 }
 

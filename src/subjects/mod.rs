@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::collect::workspace::{Kind, WorkspaceSubject};
 use crate::collect::{PipelineRecord, ResultValue, RunContext, RunRecord, TaskResult};
 
 pub mod reference;
@@ -50,6 +51,9 @@ pub struct Artifacts {
     pub inputs: Vec<Artifact>,
     /// slsa/v2alpha4: every step's git material, then every step's `*ARTIFACT_INPUTS`.
     pub step_inputs: Vec<Artifact>,
+    /// The subjects that are workspace files (`--hash`): never taken for images, whatever
+    /// their names look like.
+    pub workspace_files: Vec<Artifact>,
 }
 
 /// An invalid type-hinted result, named.
@@ -180,6 +184,7 @@ pub fn subjects(
         }
     }
 
+    add_workspace(&mut out, &run.workspace);
     out.git = git_material(&run.params, task);
     for input in artifact_objects(c, task, ARTIFACT_INPUTS)? {
         append(&mut out.inputs, input.material);
@@ -215,6 +220,7 @@ pub fn pipelinerun(
         started_on: pr.started_on,
         finished_on: pr.finished_on,
         api: None,
+        workspace: Vec::new(),
     };
     let children = pr
         .children
@@ -232,6 +238,43 @@ pub fn pipelinerun(
         own: subjects(&own, view, strictness)?,
         children,
     })
+}
+
+/// Workspace subjects come after the type-hinted ones (in both views), in their sorted order,
+/// merged with a hinted subject of the same name and digest. Workspace images are signed like
+/// hinted images, after them.
+fn add_workspace(out: &mut Artifacts, workspace: &[WorkspaceSubject]) {
+    for w in workspace {
+        let artifact = Artifact {
+            name: w.name.clone(),
+            digest: BTreeMap::from([(w.algorithm.clone(), w.hex.clone())]),
+        };
+        match w.kind {
+            Kind::Image => {
+                // Collect named it by ImageRef already; a name that does not parse back is
+                // not an image to sign.
+                if let Ok(img) = ImageRef::parse(&format!("{}@{}:{}", w.name, w.algorithm, w.hex))
+                    && !out.images.contains(&img)
+                {
+                    out.images.push(img);
+                }
+            }
+            Kind::File => append(&mut out.workspace_files, artifact.clone()),
+        }
+        append(&mut out.subjects, artifact);
+    }
+}
+
+/// The images a TaskRun attestation goes to: every image among its subjects (as Chains does),
+/// except workspace files.
+pub fn attestation_images(artifacts: &Artifacts) -> Vec<ImageRef> {
+    let subjects: Vec<Artifact> = artifacts
+        .subjects
+        .iter()
+        .filter(|s| !artifacts.workspace_files.contains(s))
+        .cloned()
+        .collect();
+    images_among(&subjects)
 }
 
 /// The subjects that name images (`repo@sha256:…`): as in Chains, an attestation goes to every
@@ -543,6 +586,7 @@ mod tests {
             started_on: None,
             finished_on: None,
             api: None,
+            workspace: vec![],
         }
     }
 
@@ -770,6 +814,40 @@ mod tests {
         append(&mut list, art(D1));
         append(&mut list, art(D2));
         assert_eq!(list.len(), 2);
+    }
+
+    #[test]
+    fn workspace_subjects_follow_hinted_ones_deduplicated_in_both_views() {
+        let ws = |kind, name: &str, hex: &str| WorkspaceSubject {
+            kind,
+            name: name.into(),
+            algorithm: "sha256".into(),
+            hex: hex.into(),
+        };
+        let mut r = run(vec![
+            s("IMAGE_URL", "reg.io/app:v1"),
+            s("IMAGE_DIGEST", &format!("sha256:{D1}")),
+        ]);
+        r.workspace = vec![
+            ws(Kind::Image, "reg.io/app", D1),
+            ws(Kind::Image, "reg.io/other", D2),
+            ws(Kind::File, "dist/app.tgz", D2),
+        ];
+        for view in [View::TaskResults, View::BuildArtifacts] {
+            let a = subjects(&r, view, Strictness::Strict).unwrap();
+            assert_eq!(
+                names(&a.subjects),
+                ["reg.io/app", "reg.io/other", "dist/app.tgz"],
+                "{view:?}"
+            );
+            assert_eq!(a.images.len(), 2);
+            // A file is a subject, never an image the attestation is pushed to.
+            let att: Vec<String> = attestation_images(&a)
+                .iter()
+                .map(|i| i.repo_name())
+                .collect();
+            assert_eq!(att, ["reg.io/app", "reg.io/other"]);
+        }
     }
 
     #[test]

@@ -30,3 +30,4 @@ mod tekton_yaml;
 mod tsa;
 mod verify;
 mod verify_keyless;
+mod workspace;

@@ -30,6 +30,7 @@ mod results;
 mod support;
 mod transparency;
 mod verify;
+mod workspace;
 
 use chainlet::collect::{PipelineRecord, RunRecord};
 use chainlet::formats::{self, Format};

@@ -110,6 +110,7 @@ fn run_record(
         started_on: None,
         finished_on: Some(std::time::UNIX_EPOCH),
         api: None,
+        workspace: Vec::new(),
     }
 }
 
