@@ -245,7 +245,7 @@ fn a_wrong_key_is_rejected() {
     rejected(
         &verify(&other, &reg, &img, &[]),
         &img,
-        "the signature does not verify with the key",
+        "the signature does not verify with the ECDSA P-256 key",
     );
 }
 
@@ -372,7 +372,7 @@ fn an_edited_statement_is_rejected() {
     rejected(
         &verify(&pod, &reg, &img, &[]),
         &img,
-        "the signature does not verify with the key",
+        "the signature does not verify with the ECDSA P-256 key",
     );
 }
 
