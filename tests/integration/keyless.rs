@@ -230,6 +230,44 @@ fn keyless_image_and_attestation_verify_with_cosign_for_the_token_identity_only(
     for (what, ok, text) in cosign_keyless(&s, IDENTITY, "https://other.issuer") {
         assert!(!ok, "{what} with another issuer must fail:\n{text}");
     }
+
+    // chainlet verify, from the next task: the same identity, the log entry and the image
+    // signature required; another identity or issuer is refused with its reason.
+    let ok = chainlet_verify(&s, IDENTITY, ISSUER);
+    assert!(ok.status.success(), "chainlet verify:\n{}", stderr(&ok));
+    let report: Value = serde_json::from_slice(&ok.stdout).unwrap();
+    let att = &report["images"][0]["attestations"][0];
+    assert_eq!(att["signer"], IDENTITY, "{report}");
+    assert_eq!(att["issuer"], ISSUER, "{report}");
+    assert!(att["logIndex"].is_u64(), "the log entry was checked: {report}");
+    for (identity, issuer) in [
+        ("https://kubernetes.io/namespaces/ci/serviceaccounts/someone-else", ISSUER),
+        (IDENTITY, "https://other.issuer"),
+    ] {
+        let out = chainlet_verify(&s, identity, issuer);
+        assert_eq!(out.status.code(), Some(1), "{identity} {issuer}:\n{}", stderr(&out));
+        assert!(stderr(&out).contains("chainlet: verify: "), "{}", stderr(&out));
+    }
+}
+
+/// `chainlet verify` of the image with an identity, the trusted root, the log required.
+fn chainlet_verify(s: &Setup, identity: &str, issuer: &str) -> std::process::Output {
+    chainlet(&[
+        "verify",
+        "--certificate-identity",
+        identity,
+        "--certificate-oidc-issuer",
+        issuer,
+        "--trusted-root",
+        s.root.to_str().unwrap(),
+        "--require-tlog",
+        "--require-signature",
+        "--insecure-registry",
+        &s.reg.addr,
+        "--output",
+        "json",
+        &s.image,
+    ])
 }
 
 /// A pod with the keyless setup but `token` in the token file; the attest output.
@@ -412,6 +450,30 @@ fn keyless_bundles_with_rekor_v2_and_a_timestamp_verify_with_cosign3_and_sigstor
             );
         }
     }
+
+    // chainlet verify reads the same referrers: the Rekor v2 entry and the timestamp are
+    // required, and the certificate is checked at the timestamp's time.
+    let verify = |identity: &str| {
+        chainlet(&[
+            "verify",
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            ISSUER,
+            "--trusted-root",
+            root_s,
+            "--require-tlog",
+            "--require-timestamp",
+            "--require-signature",
+            "--insecure-registry",
+            &s.reg.addr,
+            &s.image,
+        ])
+    };
+    let good = verify(IDENTITY);
+    assert!(good.status.success(), "chainlet verify:\n{}", stderr(&good));
+    let bad = verify("https://kubernetes.io/namespaces/ci/serviceaccounts/other");
+    assert_eq!(bad.status.code(), Some(1), "{}", stderr(&bad));
 
     // The bundle files: certificate, Rekor v2 entry and timestamp; sigstore-go verifies them by
     // the certificate's identity, and refuses another.
