@@ -255,7 +255,9 @@ pub struct AttestArgs {
     )]
     pub serviceaccount_dir: PathBuf,
     /// After a successful run, write a result: statement-digest (sha256:<hex> of the signed
-    /// payload), subjects (JSON array of name@alg:hex), log-index or log-uuid (the
+    /// payload), subjects (JSON array of name@alg:hex), images (JSON array of the signed or
+    /// attested repo@sha256:hex; lists hold at most 2 KiB of whole entries, Tekton's result
+    /// size limit), log-index or log-uuid (the
     /// transparency log entry of the attestation, else of the first image signature; empty
     /// when nothing was logged), e.g.
     /// --write-result statement-digest=$(step.results.statement-digest.path). Repeatable; in the

@@ -44,7 +44,7 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
         routes,
     }) = planned
     else {
-        return step_results::write(&results_out, None, None, &[]);
+        return step_results::write(&results_out, None, None, &[], &[]);
     };
     let log = crate::transparency::open(
         &config,
@@ -92,7 +92,21 @@ pub fn run(args: &AttestArgs) -> Result<(), Failure> {
         .as_ref()
         .and_then(|a| a.log_entry.as_ref())
         .or_else(|| stored.signatures.iter().find_map(|s| s.log_entry.as_ref()));
-    step_results::write(&results_out, stored.attestation.as_ref(), entry, &subjects)
+    // The images that got a signature or the attestation, in the work's order.
+    let mut images: Vec<subjects::ImageRef> = Vec::new();
+    let attested = work.attestation.iter().flat_map(|a| a.images.iter());
+    for image in work.images.iter().map(|(i, _)| i).chain(attested) {
+        if !images.contains(image) {
+            images.push(image.clone());
+        }
+    }
+    step_results::write(
+        &results_out,
+        stored.attestation.as_ref(),
+        entry,
+        &subjects,
+        &images,
+    )
 }
 
 /// A run ready for [`pipeline::execute`]: its payloads, its subjects (for `--write-result`)

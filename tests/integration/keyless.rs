@@ -239,14 +239,29 @@ fn keyless_image_and_attestation_verify_with_cosign_for_the_token_identity_only(
     let att = &report["images"][0]["attestations"][0];
     assert_eq!(att["signer"], IDENTITY, "{report}");
     assert_eq!(att["issuer"], ISSUER, "{report}");
-    assert!(att["logIndex"].is_u64(), "the log entry was checked: {report}");
+    assert!(
+        att["logIndex"].is_u64(),
+        "the log entry was checked: {report}"
+    );
     for (identity, issuer) in [
-        ("https://kubernetes.io/namespaces/ci/serviceaccounts/someone-else", ISSUER),
+        (
+            "https://kubernetes.io/namespaces/ci/serviceaccounts/someone-else",
+            ISSUER,
+        ),
         (IDENTITY, "https://other.issuer"),
     ] {
         let out = chainlet_verify(&s, identity, issuer);
-        assert_eq!(out.status.code(), Some(1), "{identity} {issuer}:\n{}", stderr(&out));
-        assert!(stderr(&out).contains("chainlet: verify: "), "{}", stderr(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{identity} {issuer}:\n{}",
+            stderr(&out)
+        );
+        assert!(
+            stderr(&out).contains("chainlet: verify: "),
+            "{}",
+            stderr(&out)
+        );
     }
 }
 

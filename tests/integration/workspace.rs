@@ -126,8 +126,34 @@ fn one_attestation_names_a_layouts_three_images_and_500_files_and_sits_next_to_e
             format!("{}={addr}/team/c", ws.join("layout").display()),
         )
         .flag("--hash", format!("{}/dist/**/*.bin", ws.display()))
+        .flag(
+            "--write-result",
+            format!("subjects={}", pod.s("subjects.json")),
+        )
+        .flag("--write-result", format!("images={}", pod.s("images.json")))
         .run();
     ok(&out);
+
+    // The step results stay within Tekton's result size: whole entries, a warning for the rest;
+    // the images result names the three images, as chainlet verify takes them.
+    let listed = std::fs::read_to_string(pod.path("subjects.json")).unwrap();
+    assert!(listed.len() <= 2048, "{} bytes", listed.len());
+    let listed: Vec<String> = serde_json::from_str(&listed).unwrap();
+    assert!(!listed.is_empty() && listed.len() < 503, "{}", listed.len());
+    assert!(stderr(&out).contains(&format!("{} of 503 entries left out", 503 - listed.len())));
+    let images: Vec<String> =
+        serde_json::from_str(&std::fs::read_to_string(pod.path("images.json")).unwrap()).unwrap();
+    let want_images: Vec<String> = repos
+        .iter()
+        .zip(&hexes)
+        .map(|(r, h)| format!("{addr}/{r}@sha256:{h}"))
+        .collect();
+    assert_eq!(images, want_images);
+    let key = pod.s("secrets/cosign.pub");
+    let mut args = vec!["verify", "--key", &key, "--insecure-registry", addr];
+    args.extend(images.iter().map(String::as_str));
+    let gate = chainlet(&args);
+    assert!(gate.status.success(), "chainlet verify:\n{}", stderr(&gate));
 
     let got = subjects(&pod);
     let mut want: Vec<(String, String)> = repos
