@@ -426,6 +426,7 @@ fn registry_options(args: &AttestArgs) -> crate::registry::Options {
             .collect(),
         extra_ca: args.registry_ca.clone(),
         docker_config: args.docker_config.clone(),
+        read_only: false,
         // A day is already more than any pod waits; larger values are capped.
         deadline: std::time::Instant::now()
             + std::time::Duration::from_secs(args.registry_timeout.min(86_400)),

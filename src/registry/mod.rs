@@ -58,6 +58,9 @@ pub struct Options {
     pub docker_config: Option<PathBuf>,
     /// Everything, retries included, must be done by then.
     pub deadline: Instant,
+    /// Only reads (`chainlet verify`): tokens are asked for the `pull` scope, which a
+    /// read-only account gets, instead of `pull,push`.
+    pub read_only: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +123,8 @@ pub struct Client {
     net: net::Transport,
     /// `Authorization` values by registry and repository, learnt from challenges.
     auth: Mutex<HashMap<Repo, Zeroizing<String>>>,
+    /// [`Options::read_only`].
+    read_only: bool,
 }
 
 /// A request about to be sent.
@@ -170,6 +175,7 @@ impl Client {
             keychain,
             net,
             auth: Mutex::new(HashMap::new()),
+            read_only: opts.read_only,
         })
     }
 
@@ -484,7 +490,8 @@ impl Client {
             op: op.to_owned(),
             message,
         };
-        let scope = format!("repository:{}:pull,push", repo.repository);
+        let actions = if self.read_only { "pull" } else { "pull,push" };
+        let scope = format!("repository:{}:{actions}", repo.repository);
         let realm_origin = Origin::of_url(realm).map_err(&auth_err)?;
         // The registry's credentials go to its token realm only over HTTPS, or to the
         // registry's own host (on any port).

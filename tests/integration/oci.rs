@@ -377,6 +377,19 @@ fn token_auth_registry_with_credentials_from_docker_config() {
         &image,
         &[("DOCKER_CONFIG", docker.to_str().unwrap())],
     );
+    // chainlet verify reads with a pull-only token from the same token server.
+    let key = pod.s("secrets/cosign.pub");
+    let gate = chainlet(&[
+        "verify",
+        "--key",
+        &key,
+        "--docker-config",
+        docker.to_str().unwrap(),
+        "--insecure-registry",
+        &reg.addr,
+        &image,
+    ]);
+    assert!(gate.status.success(), "chainlet verify:\n{}", stderr(&gate));
     // Wrong credentials: the token server refuses, and the error says so.
     let bad = registry::docker_config_for(&work.path().join("bad"), &reg.addr, "robot", "wrong");
     let out = attest_oci(&pod, &reg, "11111111-0000-0000-0000-000000000000")

@@ -133,6 +133,7 @@ pub fn client(
         extra_ca: ca.map(Path::to_owned),
         docker_config: Some(docker_config.to_owned()),
         deadline: Instant::now() + Duration::from_secs(30),
+        read_only: false,
     })
     .unwrap()
 }
