@@ -28,7 +28,9 @@ fn substitute(text: &str, vars: &BTreeMap<String, String>) -> String {
         out = out.replace(&format!("$({k})"), v);
     }
     assert!(
-        !out.contains("$(params.") && !out.contains("$(context."),
+        !["$(params.", "$(context.", "$(step.", "$(results.", "$(workspaces."]
+            .iter()
+            .any(|v| out.contains(v)),
         "unsubstituted variable left in {out:?}"
     );
     out
@@ -110,6 +112,7 @@ fn context(pod: &Pod) -> BTreeMap<String, String> {
             pod.s("statement-digest"),
         ),
         ("step.results.subjects.path".to_owned(), pod.s("subjects")),
+        ("step.results.images.path".to_owned(), pod.s("images")),
         ("step.results.log-index.path".to_owned(), pod.s("log-index")),
         ("step.results.log-uuid.path".to_owned(), pod.s("log-uuid")),
         (
