@@ -11,6 +11,7 @@
 //! the stage is [`Disabled`] and nothing changes downstream.
 
 pub mod bundle;
+pub mod pbjson;
 pub mod proof;
 pub mod rekor_v1;
 pub mod rekor_v2;

@@ -632,26 +632,7 @@ pub fn check_entry(
 use crate::registry::hex;
 
 /// An int64/uint64 in protobuf JSON: a string or a number.
-#[derive(Debug, Default, Clone, Copy)]
-struct Int(u64);
-
-impl<'de> Deserialize<'de> for Int {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Either {
-            Number(u64),
-            Text(String),
-        }
-        match Either::deserialize(d)? {
-            Either::Number(n) => Ok(Int(n)),
-            Either::Text(s) => s
-                .parse()
-                .map(Int)
-                .map_err(|_| serde::de::Error::custom(format!("{s:?} is not an unsigned integer"))),
-        }
-    }
-}
+type Int = crate::transparency::pbjson::Int<u64>;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

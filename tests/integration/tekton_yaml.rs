@@ -28,9 +28,15 @@ fn substitute(text: &str, vars: &BTreeMap<String, String>) -> String {
         out = out.replace(&format!("$({k})"), v);
     }
     assert!(
-        !["$(params.", "$(context.", "$(step.", "$(results.", "$(workspaces."]
-            .iter()
-            .any(|v| out.contains(v)),
+        ![
+            "$(params.",
+            "$(context.",
+            "$(step.",
+            "$(results.",
+            "$(workspaces."
+        ]
+        .iter()
+        .any(|v| out.contains(v)),
         "unsubstituted variable left in {out:?}"
     );
     out

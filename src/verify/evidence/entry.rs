@@ -137,26 +137,7 @@ pub(super) fn verify_cosign(
 }
 
 /// An int64/uint64 in protobuf JSON: a string or a number.
-#[derive(Debug, Default, Clone, Copy)]
-struct Int(i64);
-
-impl<'de> Deserialize<'de> for Int {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Either {
-            Number(i64),
-            Text(String),
-        }
-        match Either::deserialize(d)? {
-            Either::Number(n) => Ok(Int(n)),
-            Either::Text(s) => s
-                .parse()
-                .map(Int)
-                .map_err(|_| serde::de::Error::custom(format!("{s:?} is not an integer"))),
-        }
-    }
-}
+type Int = crate::transparency::pbjson::Int<i64>;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
