@@ -218,7 +218,7 @@ fn check_all(ev: &Evidence, trust: &Trust, now: SystemTime) -> Result<Checked, S
             "a transparency log entry is required, and there is no trusted root to check one with"
         } else {
             "it has a transparency log entry and there is no trusted root to check it with \
-             (give a trusted root, or ignore the log)"
+             (--trusted-root, or --insecure-ignore-tlog)"
         })?;
         if ev.tlog.len() > MAX_ENTRIES {
             return Err(format!(
@@ -267,7 +267,7 @@ fn check_all(ev: &Evidence, trust: &Trust, now: SystemTime) -> Result<Checked, S
             "an RFC 3161 timestamp is required, and there is no trusted root to check one with"
         } else {
             "it has an RFC 3161 timestamp and there is no trusted root to check it with \
-             (give a trusted root, or ignore timestamps)"
+             (--trusted-root)"
         })?;
         if ev.timestamps.is_empty() {
             return Err("no RFC 3161 timestamp, and one is required".into());

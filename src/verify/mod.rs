@@ -185,8 +185,13 @@ pub fn setup(args: &VerifyArgs) -> Result<Setup, Failure> {
     } else {
         Requirement::IfPresent
     };
+    // Timestamps are an extra source of the signing time: without a trusted root there is no
+    // authority to check them against, and they are left out (as cosign 2 does without a
+    // timestamp chain) unless required.
     let timestamp = if args.require_timestamp {
         Requirement::Required
+    } else if root.is_none() {
+        Requirement::Ignored
     } else {
         Requirement::IfPresent
     };

@@ -345,6 +345,34 @@ fn logged_signature_and_attestation_verify_with_cosign_2_and_3_and_fail_when_tam
         assert!(ok, "{what} {image}:\n{text}");
     }
 
+    // chainlet verify: the entry is checked with the trusted root's log key; without a root a
+    // logged attestation is refused with the way out, unless the log is ignored.
+    let gate = |extra: &[&str]| {
+        let key = cosign_pub.to_str().unwrap();
+        let mut args = vec!["verify", "--key", key, "--insecure-registry", &reg.addr];
+        args.extend_from_slice(extra);
+        args.extend(["--require-signature", "--output", "json", image.as_str()]);
+        chainlet(&args)
+    };
+    let root_s = root.to_str().unwrap();
+    let with_root = gate(&["--trusted-root", root_s, "--require-tlog"]);
+    assert!(with_root.status.success(), "{}", stderr(&with_root));
+    let report: Value = serde_json::from_slice(&with_root.stdout).unwrap();
+    assert_eq!(
+        report["images"][0]["attestations"][0]["logIndex"].to_string(),
+        index,
+        "{report}"
+    );
+    let no_root = gate(&[]);
+    assert_eq!(no_root.status.code(), Some(1), "{}", stderr(&no_root));
+    assert!(
+        stderr(&no_root).contains("(--trusted-root, or --insecure-ignore-tlog)"),
+        "{}",
+        stderr(&no_root)
+    );
+    let ignored = gate(&["--insecure-ignore-tlog"]);
+    assert!(ignored.status.success(), "{}", stderr(&ignored));
+
     // Another log key: nothing verifies (the log is really checked).
     let other = pod.path("other.pub");
     let (_, other_der) = crate::common::sigstore::p256_key(pod.root.path(), "other");
@@ -379,6 +407,13 @@ fn logged_signature_and_attestation_verify_with_cosign_2_and_3_and_fail_when_tam
     for (what, ok, text) in verify_all(&cosign_pub, &image, &mock, &rekor_pem, &root) {
         assert!(!ok, "{what} passed with a tampered bundle:\n{text}");
     }
+    let tampered = gate(&["--trusted-root", root_s]);
+    assert_eq!(tampered.status.code(), Some(1), "{}", stderr(&tampered));
+    assert!(
+        stderr(&tampered).contains("chainlet: verify: "),
+        "{}",
+        stderr(&tampered)
+    );
 }
 
 #[test]
