@@ -315,7 +315,7 @@ impl Roots {
     pub fn open(&self, shown: &Path, canonical: &Path) -> Result<std::fs::File, WorkspaceError> {
         let file = std::fs::OpenOptions::new()
             .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
             .open(canonical)
             .map_err(|e| {
                 if e.raw_os_error() == Some(libc::ELOOP) {
@@ -333,9 +333,16 @@ impl Roots {
             ));
         }
         use std::os::fd::AsRawFd as _;
-        if let Ok(real) = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())) {
-            self.check(shown, &real, true)?;
-        }
+        // The one check that sees a directory swapped for a link after the walk resolved it:
+        // without /proc to make it, the file is refused rather than trusted.
+        let real =
+            std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).map_err(|e| {
+                err(
+                    shown,
+                    format!("cannot check where the open file is (/proc/self/fd: {e})"),
+                )
+            })?;
+        self.check(shown, &real, true)?;
         Ok(file)
     }
 

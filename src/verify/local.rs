@@ -4,7 +4,7 @@
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest as _, Sha256};
+use sha2::Sha256;
 
 use super::evidence::{self, BundleContent};
 use super::found::{self, Beside, Found, Kind};
@@ -68,7 +68,12 @@ pub fn bundle(file: &str, artifact: &str, setup: &Setup) -> Result<Report, Failu
         Ok((BundleContent::MessageDigest(hash, digest), ev)) => {
             let actual = match (&target, hash) {
                 (_, Hash::Sha256) => Ok(hex_to_bytes(&sha256)),
-                (Artifact::File(p), h) => read_all(p).map(|b| h.digest(&b)),
+                (Artifact::File(p), Hash::Sha384) => {
+                    hash_file::<sha2::Sha384>(p).map_err(|e| format!("{}: {e}", shown(p)))
+                }
+                (Artifact::File(p), Hash::Sha512) => {
+                    hash_file::<sha2::Sha512>(p).map_err(|e| format!("{}: {e}", shown(p)))
+                }
                 (Artifact::Image(_), _) => Err("an image digest is sha256 only".into()),
             };
             match actual {
@@ -97,8 +102,13 @@ fn hex_to_bytes(hex: &str) -> Vec<u8> {
 }
 
 fn sha256_file(path: &Path) -> Result<String, String> {
+    hash_file::<Sha256>(path).map(|d| crate::registry::hex(&d))
+}
+
+/// The digest of a file, read 64 KiB at a time (an artifact may be large).
+fn hash_file<D: sha2::Digest>(path: &Path) -> Result<Vec<u8>, String> {
     let mut f = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let mut h = Sha256::new();
+    let mut h = D::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = f.read(&mut buf).map_err(|e| e.to_string())?;
@@ -107,11 +117,7 @@ fn sha256_file(path: &Path) -> Result<String, String> {
         }
         h.update(&buf[..n]);
     }
-    Ok(crate::registry::hex(&h.finalize()))
-}
-
-fn read_all(path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("{}: {e}", shown(path)))
+    Ok(h.finalize().to_vec())
 }
 
 /// The attestation folders of an output dir (`taskrun-*`, `pipelinerun-*`), sorted.

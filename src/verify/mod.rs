@@ -180,7 +180,9 @@ pub fn setup(args: &VerifyArgs) -> Result<Setup, Failure> {
     }
     let tlog = if args.insecure_ignore_tlog {
         Requirement::Ignored
-    } else if args.require_tlog {
+    } else if args.require_tlog || identity.is_some() {
+        // A certificate is short-lived: without a log entry nothing shows it was used while
+        // valid, so keyless needs one, as in cosign (--insecure-ignore-tlog is the way out).
         Requirement::Required
     } else {
         Requirement::IfPresent

@@ -265,6 +265,14 @@ impl Policy {
             };
             match when {
                 Err(e) => out.push(e),
+                // A finish time the statement claims in the future is not a time at all (a
+                // trusted time was already checked against the clock).
+                Ok((t, "finished")) if t > now + std::time::Duration::from_secs(300) => {
+                    out.push(format!(
+                        "the provenance's finish time {} is in the future",
+                        crate::time::format_rfc3339_seconds(t)
+                    ));
+                }
                 Ok((t, what)) => {
                     if now.duration_since(t).is_ok_and(|age| age > max) {
                         out.push(format!(
@@ -316,12 +324,13 @@ impl Policy {
                         self.name("allow-material", "allowMaterials"),
                         quoted(&self.allow_materials)
                     )),
-                    Some(uri) if !self.allow_materials.iter().any(|a| uri.starts_with(a)) => out
-                        .push(format!(
+                    Some(uri) if !self.allow_materials.iter().any(|a| under(uri, a)) => {
+                        out.push(format!(
                             "material {uri:?} is not allowed ({} allows {})",
                             self.name("allow-material", "allowMaterials"),
                             quoted(&self.allow_materials)
-                        )),
+                        ))
+                    }
                     Some(_) => {}
                 }
             }
@@ -330,16 +339,31 @@ impl Policy {
             if !p
                 .materials
                 .iter()
-                .any(|m| m.as_deref().is_some_and(|u| u.starts_with(want.as_str())))
+                .any(|m| m.as_deref().is_some_and(|u| under(u, want)))
             {
                 out.push(format!(
-                    "no material starts with {want:?} ({})",
+                    "no material is {want:?} or under it ({})",
                     self.name("require-material", "requireMaterials")
                 ));
             }
         }
         out
     }
+}
+
+/// Whether `uri` is `prefix` or lies under it: the prefix ends in `/`, or what follows it starts
+/// a path, version, query or fragment (`/`, `@`, `?`, `#`), optionally after a `.git`. So
+/// `git+https://github.com/example/app` covers `…/app.git@<sha>` but not `…/app-evil`, and
+/// `oci://registry.example.com` not `oci://registry.example.com.evil.io/…`.
+pub fn under(uri: &str, prefix: &str) -> bool {
+    let Some(rest) = uri.strip_prefix(prefix) else {
+        return false;
+    };
+    if rest.is_empty() || prefix.ends_with('/') {
+        return true;
+    }
+    let rest = rest.strip_prefix(".git").unwrap_or(rest);
+    rest.is_empty() || rest.starts_with(['/', '@', '?', '#'])
 }
 
 fn one_of(out: &mut Vec<String>, what: &str, have: Option<&str>, allowed: &[String], by: &str) {
@@ -405,6 +429,30 @@ fn strings(v: &Value) -> Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn material_prefixes_end_at_a_boundary() {
+        let app = "git+https://github.com/example/app";
+        assert!(under(app, app));
+        assert!(under("git+https://github.com/example/app.git@abc", app));
+        assert!(under("git+https://github.com/example/app/sub", app));
+        assert!(!under("git+https://github.com/example/app-evil", app));
+        assert!(!under(
+            "git+https://github.com/example/application.git",
+            app
+        ));
+        let reg = "oci://registry.example.com";
+        assert!(!under("oci://registry.example.com.evil.io/x", reg));
+        assert!(under("oci://registry.example.com/team/app", reg));
+        assert!(!under(
+            "oci://registry.example.com/team/app",
+            "oci://registry.example.com/te"
+        ));
+        assert!(under(
+            "oci://registry.example.com/team/app",
+            "oci://registry.example.com/"
+        ));
+    }
 
     #[test]
     fn durations() {

@@ -13,6 +13,18 @@ use crate::registry::{Client, Repo, sha256_digest};
 /// Larger layers are refused: cosign's are a few kilobytes.
 const MAX_LAYERS: usize = layout::MAX_LAYERS;
 
+/// The most one layer or bundle may be (a statement naming 10 000 files is about 2 MiB), and
+/// all of one tag's layers or one image's referrers together: what a hostile registry can make
+/// chainlet hold. Sizes are the descriptors', which the bytes must then match.
+const MAX_BLOB: u64 = 16 * 1024 * 1024;
+const MAX_BLOBS_TOTAL: u64 = 64 * 1024 * 1024;
+
+/// Whether the layers of `sizes` fit in [`MAX_BLOBS_TOTAL`].
+fn too_big(sizes: impl Iterator<Item = u64>) -> Option<u64> {
+    let total = sizes.fold(0u64, u64::saturating_add);
+    (total > MAX_BLOBS_TOTAL).then_some(total)
+}
+
 /// Everything found for one image digest.
 #[derive(Debug, Default)]
 pub struct Discovery {
@@ -76,6 +88,12 @@ fn cosign_tag(client: &Client, repo: &Repo, tag: &str) -> Result<Vec<Found>, Str
             ),
         )]);
     }
+    if let Some(total) = too_big(manifest.layers.iter().map(|l| l.size)) {
+        return Ok(vec![Found::broken(
+            place,
+            format!("its layers add up to {total} bytes, more than {MAX_BLOBS_TOTAL}"),
+        )]);
+    }
     let mut out = Vec::new();
     for (i, layer) in manifest.layers.iter().enumerate() {
         let place = format!("{repo}:{tag} layer {}", i + 1);
@@ -127,6 +145,12 @@ fn blob(client: &Client, repo: &Repo, d: &Descriptor) -> Result<Vec<u8>, String>
         return Err(format!(
             "layer digest {:?} is not sha256:<64 hex>",
             d.digest
+        ));
+    }
+    if d.size > MAX_BLOB {
+        return Err(format!(
+            "the layer is {} bytes, more than {MAX_BLOB}",
+            d.size
         ));
     }
     let bytes = client
@@ -188,6 +212,7 @@ fn referrers_of(client: &Client, repo: &Repo, hex: &str) -> Result<(String, Vec<
 
 fn bundles_in(client: &Client, repo: &Repo, subject: &str, index: &Index) -> Vec<Found> {
     let mut out = Vec::new();
+    let mut spent = 0u64;
     for d in index.manifests.iter().take(MAX_LAYERS) {
         if !referrers::artifact_type(d).starts_with("application/vnd.dev.sigstore.bundle") {
             continue;
@@ -225,6 +250,14 @@ fn bundles_in(client: &Client, repo: &Repo, subject: &str, index: &Index) -> Vec
             ));
             continue;
         };
+        spent = spent.saturating_add(layer.size);
+        if spent > MAX_BLOBS_TOTAL {
+            out.push(Found::broken(
+                place,
+                format!("the image's bundles add up to more than {MAX_BLOBS_TOTAL} bytes"),
+            ));
+            break;
+        }
         match blob(client, repo, &layer) {
             Ok(bytes) => out.push(found::bundle(&bytes, &place)),
             Err(e) => out.push(Found::broken(place, e)),

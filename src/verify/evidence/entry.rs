@@ -390,8 +390,10 @@ pub(super) fn pem_der(pem: &[u8]) -> Option<(String, Vec<u8>)> {
     let label_end = start + 11 + text[start + 11..].find("-----")?;
     let label = &text[start + 11..label_end];
     let end_marker = format!("-----END {label}-----");
-    let body_end = label_end + text[label_end..].find(&end_marker)?;
-    let b64: String = text[label_end + 5..body_end]
+    // The end marker is looked for after the BEGIN line, which may not share its dashes.
+    let body_start = label_end + 5;
+    let body_end = body_start + text.get(body_start..)?.find(&end_marker)?;
+    let b64: String = text[body_start..body_end]
         .chars()
         .filter(|c| !c.is_ascii_whitespace())
         .collect();

@@ -664,3 +664,13 @@ fn a_timestamp_from_an_authority_the_root_does_not_list_fails() {
     let e = err(&ev, &t);
     assert!(e.contains("is not the chain's leaf"), "{e}");
 }
+
+#[test]
+fn a_pem_whose_end_overlaps_its_begin_is_refused() {
+    for text in [
+        "-----BEGIN X-----END X-----",
+        "-----BEGIN PUBLIC KEY-----END PUBLIC KEY-----",
+    ] {
+        assert!(super::PublicKey::from_pem(text).is_err(), "{text}");
+    }
+}
