@@ -253,6 +253,8 @@ pub struct TrustedLog {
     pub public_key: Vec<u8>,
     /// The log id the root gives (SHA-256 of the key for v1 logs).
     pub log_id: Vec<u8>,
+    /// `publicKey.validFor`: when the key was the log's.
+    pub valid: Validity,
 }
 
 #[derive(Debug, Clone)]
@@ -260,6 +262,43 @@ pub struct TrustedTsa {
     pub uri: String,
     /// Leaf first, DER.
     pub chain: Vec<Vec<u8>>,
+    /// `validFor`: when the authority was trusted.
+    pub valid: Validity,
+}
+
+/// A trusted root's `validFor`: a key or authority counts for times in `[start, end)` only,
+/// so a retired log key or CA stops vouching for anything dated after it was retired. Either
+/// end may be open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Validity {
+    pub start: Option<std::time::SystemTime>,
+    pub end: Option<std::time::SystemTime>,
+}
+
+impl Validity {
+    /// Whether `t` is in the window.
+    pub fn covers(&self, t: std::time::SystemTime) -> bool {
+        self.start.is_none_or(|s| s <= t) && self.end.is_none_or(|e| t < e)
+    }
+
+    fn read(raw: Option<&RawValidity>, field: &str, path: &Path) -> Result<Self, TrustError> {
+        let Some(v) = raw else {
+            return Ok(Self::default());
+        };
+        let parse = |t: &Option<String>, what: &str| {
+            t.as_deref()
+                .map(|t| {
+                    crate::time::parse_rfc3339(t).map_err(|e| {
+                        file_error(path, format!("{field}.validFor.{what} {t:?}: {e}"))
+                    })
+                })
+                .transpose()
+        };
+        Ok(Self {
+            start: parse(&v.start, "start")?,
+            end: parse(&v.end, "end")?,
+        })
+    }
 }
 
 impl TrustedRoot {
@@ -318,10 +357,16 @@ fn logs_of(raw: Vec<RawTlog>, field: &str, path: &Path) -> Result<Vec<TrustedLog
                 .map_err(|e| file_error(path, format!("{field}[{i}].logId.keyId: {e}")))?,
             None => Vec::new(),
         };
+        let valid = Validity::read(
+            t.public_key.valid_for.as_ref(),
+            &format!("{field}[{i}].publicKey"),
+            path,
+        )?;
         logs.push(TrustedLog {
             base_url: t.base_url,
             public_key,
             log_id,
+            valid,
         });
     }
     Ok(logs)
@@ -349,7 +394,12 @@ fn authorities_of(
                 format!("{field}[{i}] has no certificates"),
             ));
         }
-        out.push(TrustedTsa { uri: t.uri, chain });
+        let valid = Validity::read(t.valid_for.as_ref(), &format!("{field}[{i}]"), path)?;
+        out.push(TrustedTsa {
+            uri: t.uri,
+            chain,
+            valid,
+        });
     }
     Ok(out)
 }
@@ -463,6 +513,8 @@ struct RawTlog {
 #[serde(rename_all = "camelCase")]
 struct RawPublicKey {
     raw_bytes: String,
+    #[serde(default)]
+    valid_for: Option<RawValidity>,
 }
 
 #[derive(Deserialize)]
@@ -477,6 +529,8 @@ struct RawAuthority {
     #[serde(default)]
     uri: String,
     cert_chain: RawChain,
+    #[serde(default)]
+    valid_for: Option<RawValidity>,
 }
 
 #[derive(Deserialize)]

@@ -145,10 +145,14 @@ const MAX_ENTRIES: usize = bundle::MAX_ENTRIES;
 /// A trusted signing time may lie this far (seconds) after `now`: clock skew.
 const SKEW: i64 = 300;
 
+/// Seconds since the epoch as a time (before the epoch: the epoch).
+pub(super) fn epoch(at: i64) -> SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_secs(at.max(0) as u64)
+}
+
 /// Seconds since the epoch as RFC 3339, for reasons.
 pub(super) fn when(at: i64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(at.max(0) as u64);
-    crate::time::format_rfc3339_seconds(t)
+    crate::time::format_rfc3339_seconds(epoch(at))
 }
 
 /// Judges one signature. `Err` is a one-line reason naming `evidence.place`.
@@ -289,6 +293,15 @@ fn check_all(ev: &Evidence, trust: &Trust, now: SystemTime) -> Result<Checked, S
             let mut verified = None;
             for tsa in &root.timestamp_authorities {
                 match crate::transparency::tsa::verify_token(token, &ev.signature, &tsa.chain) {
+                    Ok(t) if !tsa.valid.covers(epoch(t.gen_time)) => failures.push(format!(
+                        "{}: not a trusted authority at {}",
+                        if tsa.uri.is_empty() {
+                            "an authority"
+                        } else {
+                            &tsa.uri
+                        },
+                        when(t.gen_time)
+                    )),
                     Ok(t) => {
                         verified = Some(t.gen_time);
                         break;

@@ -60,6 +60,10 @@ impl Leaf {
             let parsed: Result<Vec<Certificate>, _> =
                 ca.chain.iter().map(|d| Certificate::from_der(d)).collect();
             let name = if ca.uri.is_empty() { "a CA" } else { &ca.uri };
+            if !ca.valid.covers(super::epoch(at)) {
+                failures.push(format!("{name}: not a trusted CA at that time (validFor)"));
+                continue;
+            }
             let Ok(parsed) = parsed else {
                 failures.push(format!("{name}: a certificate does not parse"));
                 continue;

@@ -90,6 +90,19 @@ pub fn cosign_bundle(bytes: &[u8]) -> Result<CosignBundle, String> {
     })
 }
 
+/// The log's key must have been the log's (`publicKey.validFor`) when it integrated the entry.
+fn key_valid_at(log: &TrustedLog, integrated: i64, root: &TrustedRoot) -> Result<(), String> {
+    if log.valid.covers(super::epoch(integrated)) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the log's key in {} is not valid at the entry's integrated time {}",
+            root.file,
+            super::when(integrated)
+        ))
+    }
+}
+
 /// The trusted root's log with this log id (its `logId.keyId`, or SHA-256 of its key).
 fn find_log<'r>(root: &'r TrustedRoot, id: &[u8]) -> Option<(&'r TrustedLog, LogKey)> {
     root.logs.iter().find_map(|l| {
@@ -112,9 +125,10 @@ pub(super) fn verify_cosign(
     let b = cosign_bundle(bytes)?;
     let id = hex_decode(&b.log_id.to_ascii_lowercase())
         .ok_or_else(|| format!("logID {:?} is not hex", b.log_id))?;
-    let Some((_, key)) = find_log(root, &id) else {
+    let Some((log, key)) = find_log(root, &id) else {
         return Ok(None);
     };
+    key_valid_at(log, b.integrated_time, root)?;
     proof::verify_set(
         &b.set,
         &b.body_b64,
@@ -257,6 +271,9 @@ pub(super) fn verify_bundle_entry(
     let v2 =
         spec.is_some_and(|s| s.get("hashedRekordV002").is_some() || s.get("dsseV002").is_some());
     let integrated = raw.integrated_time.0;
+    if integrated != 0 {
+        key_valid_at(log, integrated, root).map_err(at)?;
+    }
     if raw.inclusion_promise.is_none() && raw.inclusion_proof.is_none() {
         return Err(at(
             "it has neither an inclusion promise (signed entry timestamp) nor an inclusion proof"

@@ -674,3 +674,45 @@ fn a_pem_whose_end_overlaps_its_begin_is_refused() {
         assert!(super::PublicKey::from_pem(text).is_err(), "{text}");
     }
 }
+
+#[test]
+fn keys_and_authorities_count_only_within_their_valid_for() {
+    let Some(dir) = fixtures() else { return };
+    let (_, ev) = oci_attestation(&dir);
+    let signed_at = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1740770291);
+    let retired = |root: &mut TrustedRoot, cas: bool| {
+        let end = Some(signed_at - std::time::Duration::from_secs(1));
+        if cas {
+            root.certificate_authorities
+                .iter_mut()
+                .for_each(|c| c.valid.end = end);
+        } else {
+            root.logs.iter_mut().for_each(|l| l.valid.end = end);
+        }
+    };
+    // The public-good root's windows themselves let the bundle verify (its old CA and log
+    // keys are retired, the current ones cover 2025).
+    let r = root(&dir);
+    assert!(
+        r.certificate_authorities
+            .iter()
+            .any(|c| c.valid.end.is_some())
+    );
+    check(
+        &ev,
+        &keyless(r, exact(CODY), exact(GITHUB)),
+        SystemTime::now(),
+    )
+    .unwrap();
+    let mut r = root(&dir);
+    retired(&mut r, true);
+    let e = err(&ev, &keyless(r, exact(CODY), exact(GITHUB)));
+    assert!(e.contains("not a trusted CA at that time"), "{e}");
+    let mut r = root(&dir);
+    retired(&mut r, false);
+    let e = err(&ev, &keyless(r, exact(CODY), exact(GITHUB)));
+    assert!(
+        e.contains("not valid at the entry's integrated time"),
+        "{e}"
+    );
+}
