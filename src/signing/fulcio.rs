@@ -534,6 +534,10 @@ pub struct Identity {
     pub issuer: String,
 }
 
+/// How far (seconds) Fulcio's clock may be ahead of the pod's when its fresh certificate is
+/// checked.
+const FULCIO_CLOCK_SKEW: i64 = 60;
+
 /// Checks Fulcio's certificates (DER, leaf first) for `public_key` (DER SPKI) at `now`: the
 /// leaf holds that key, has the code-signing usage and chains to a CA of the trusted root, and
 /// an SCT in it verifies with a CT log of the trusted root.
@@ -570,7 +574,15 @@ pub fn verify_certificate(
         };
         let mut full: Vec<(x509_cert::Certificate, &[u8])> = vec![(leaf.clone(), leaf_der)];
         full.extend(parsed.into_iter().zip(ca.chain.iter().map(|d| &d[..])));
-        match pki::check_chain(&full, now as i64, CODE_SIGNING, "codeSigning") {
+        // Fulcio's clock may run a little ahead of the pod's, and a certificate issued in the
+        // second after `now` was read starts after it: valid now, or valid a minute from now,
+        // is valid.
+        let at = now as i64;
+        let checked = pki::check_chain(&full, at, CODE_SIGNING, "codeSigning").or_else(|e| {
+            pki::check_chain(&full, at + FULCIO_CLOCK_SKEW, CODE_SIGNING, "codeSigning")
+                .map_err(|_| e)
+        });
+        match checked {
             Ok(()) => {
                 anchored = Some(ca.chain[0].clone());
                 break;
@@ -973,6 +985,17 @@ mod tests {
         assert!(
             verify_certificate(std::slice::from_ref(&leaf), &key, &trusted, at + 3600).is_err()
         );
+        // Fulcio's clock a little ahead: a certificate that starts within the minute is taken,
+        // one that starts later is not.
+        let not_before = cert
+            .tbs_certificate()
+            .validity()
+            .not_before
+            .to_unix_duration()
+            .as_secs();
+        let v = |t| verify_certificate(std::slice::from_ref(&leaf), &key, &trusted, t);
+        assert!(v(not_before - 30).is_ok());
+        assert!(v(not_before - 120).is_err());
         let other = KeyPair::generate_p256().unwrap().public_key_der();
         let e = verify_certificate(std::slice::from_ref(&leaf), &other, &trusted, at).unwrap_err();
         assert!(e.contains("not for the key"), "{e}");
