@@ -30,6 +30,29 @@ where
     }
 }
 
+/// A TransparencyLogEntry's `inclusionProof`, as the JSON has it (hashes still base64): what
+/// Rekor v2 answers and what a Sigstore bundle's `tlogEntries` hold.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InclusionProofJson {
+    #[serde(default)]
+    pub log_index: Int<u64>,
+    #[serde(default)]
+    pub root_hash: String,
+    #[serde(default)]
+    pub tree_size: Int<u64>,
+    #[serde(default)]
+    pub hashes: Vec<String>,
+    pub checkpoint: Option<CheckpointJson>,
+}
+
+/// The signed checkpoint (a signed note) an inclusion proof leads to.
+#[derive(Debug, Default, Deserialize)]
+pub struct CheckpointJson {
+    #[serde(default)]
+    pub envelope: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::Int;

@@ -643,7 +643,7 @@ struct RawEntry {
     kind_version: Option<RawKindVersion>,
     #[serde(default)]
     integrated_time: Int,
-    inclusion_proof: Option<RawProof>,
+    inclusion_proof: Option<crate::transparency::pbjson::InclusionProofJson>,
     #[serde(default)]
     canonicalized_body: String,
 }
@@ -661,26 +661,6 @@ struct RawKindVersion {
     kind: String,
     #[serde(default)]
     version: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawProof {
-    #[serde(default)]
-    log_index: Int,
-    #[serde(default)]
-    root_hash: String,
-    #[serde(default)]
-    tree_size: Int,
-    #[serde(default)]
-    hashes: Vec<String>,
-    checkpoint: Option<RawCheckpoint>,
-}
-
-#[derive(Deserialize, Default)]
-struct RawCheckpoint {
-    #[serde(default)]
-    envelope: String,
 }
 
 #[cfg(test)]

@@ -163,7 +163,7 @@ struct RawEntry {
     #[serde(default)]
     integrated_time: Int,
     inclusion_promise: Option<RawPromise>,
-    inclusion_proof: Option<RawProof>,
+    inclusion_proof: Option<crate::transparency::pbjson::InclusionProofJson>,
     canonicalized_body: Option<String>,
 }
 
@@ -187,26 +187,6 @@ struct RawKindVersion {
 struct RawPromise {
     #[serde(default)]
     signed_entry_timestamp: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawProof {
-    #[serde(default)]
-    log_index: Int,
-    #[serde(default)]
-    root_hash: String,
-    #[serde(default)]
-    tree_size: Int,
-    #[serde(default)]
-    hashes: Vec<String>,
-    checkpoint: Option<RawCheckpoint>,
-}
-
-#[derive(Deserialize)]
-struct RawCheckpoint {
-    #[serde(default)]
-    envelope: String,
 }
 
 fn b64(s: &str, what: &str) -> Result<Vec<u8>, String> {
@@ -302,8 +282,7 @@ pub(super) fn verify_bundle_entry(
         trusted_time = (integrated != 0).then_some(integrated);
     }
     if let Some(p) = &raw.inclusion_proof {
-        let index = unsigned(p.log_index, "inclusionProof.logIndex").map_err(at)?;
-        let size = unsigned(p.tree_size, "inclusionProof.treeSize").map_err(at)?;
+        let (index, size) = (p.log_index.0, p.tree_size.0);
         if v2 && index != log_index {
             return Err(at(format!(
                 "the inclusion proof is for index {index}, the entry is at {log_index}"
